@@ -1,0 +1,370 @@
+"""config.toml -> frozen, validated settings (SPEC 10).
+
+The file is found from `--config`, then `ROUTER_CONFIG`, then `./config.toml`;
+with none of them the built-in defaults (router/defaults.toml, equal to the
+shipped example) are used, which is enough for offline `router triage`.
+Every problem is reported as a `ConfigError` naming the key.  Passwords are
+never read from the file itself, only from the environment or a file it names,
+and only when a mailbox is actually opened.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from router.errors import ConfigError
+
+CATEGORIES = ("security", "compliance", "general")
+ROUTES = CATEGORIES + ("review", "quarantine", "automated")
+EVIDENCE_KINDS = ("identity", "transactions", "activity_log", "source_of_funds")
+SECURITY_MODES = ("ssl", "starttls", "none")
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    host: str
+    port: int
+    security: str
+    username: str
+    password_file: Path | None
+    password_env: str
+    timeout: float
+
+    def password(self) -> str:
+        """Read the password now (never stored in the config object)."""
+        if self.password_file is not None:
+            try:
+                return self.password_file.read_text(encoding="utf-8").strip()
+            except OSError as exc:
+                raise ConfigError(f"password_file {self.password_file}: {exc.strerror}") from None
+        if self.password_env and self.password_env in os.environ:
+            return os.environ[self.password_env]
+        return ""
+
+
+@dataclass(frozen=True)
+class ImapSettings(ServerSettings):
+    folder: str = "INBOX"
+    batch_size: int = 50
+    idle: bool = True
+    idle_renew_seconds: int = 1740
+    poll_interval_seconds: float = 60
+    move_fallback_keyword: str = "$RouterDone"
+
+
+@dataclass(frozen=True)
+class SmtpSettings(ServerSettings):
+    from_address: str = ""
+    retry_base_seconds: float = 30
+    retry_max_seconds: float = 3600
+
+
+@dataclass(frozen=True)
+class IssueType:
+    id: str
+    category: str
+    priority: str
+    evidence: tuple[str, ...]
+    aliases: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_message_bytes: int
+    max_attachment_bytes: int
+    max_parts: int
+    max_depth: int
+    max_archive_members: int
+    max_archive_uncompressed_bytes: int
+    max_archive_ratio: int
+    max_text_chars: int
+
+
+@dataclass(frozen=True)
+class ReplySettings:
+    enabled: bool
+    templates: Path | None
+    response_time: str
+    per_sender_per_hour: int
+    per_sender_per_day: int
+
+
+@dataclass(frozen=True)
+class Settings:
+    source: Path | None
+    imap: ImapSettings
+    smtp: SmtpSettings
+    routes: dict[str, str]
+    folders: dict[str, str]
+    state_path: Path
+    model_path: Path
+    training_data: Path
+    evaluation_data: tuple[Path, ...]
+    metrics_listen: str
+    healthz_max_age_seconds: float
+    uid_pattern: str
+    issue_types: tuple[IssueType, ...]
+    limits: Limits
+    own_addresses: tuple[str, ...]
+    loop_header: str
+    require_recipient: bool
+    replies: ReplySettings
+    raw: dict[str, Any] = field(repr=False, default_factory=dict)
+
+    def issue_type(self, type_id: str | None) -> IssueType | None:
+        for it in self.issue_types:
+            if it.id == type_id:
+                return it
+        return None
+
+
+def default_text() -> str:
+    return resources.files("router").joinpath("defaults.toml").read_text(encoding="utf-8")
+
+
+def find_config_path(explicit: str | None) -> Path | None:
+    """--config, then ROUTER_CONFIG, then ./config.toml, else None (defaults)."""
+    if explicit:
+        return Path(explicit)
+    env = os.environ.get("ROUTER_CONFIG")
+    if env:
+        return Path(env)
+    local = Path("config.toml")
+    return local if local.is_file() else None
+
+
+def load(path: str | Path | None = None, *, search: bool = True) -> Settings:
+    """Load and validate settings; `path` None searches the usual places."""
+    chosen = find_config_path(str(path) if path else None) if search else (Path(path) if path else None)
+    user: dict[str, Any] = {}
+    if chosen is not None:
+        try:
+            text = chosen.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise ConfigError(f"config file {chosen}: not found") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"config file {chosen}: cannot read ({exc})") from None
+        try:
+            user = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config file {chosen}: invalid TOML: {exc}") from None
+    merged = _merge(tomllib.loads(default_text()), user)
+    base = chosen.resolve().parent if chosen is not None else Path.cwd()
+    return _build(merged, base, chosen)
+
+
+def _merge(defaults: dict[str, Any], user: dict[str, Any]) -> dict[str, Any]:
+    """Overlay user sections on defaults; a user [issue_types] replaces the table."""
+    unknown = sorted(set(user) - set(defaults))
+    if unknown:
+        raise ConfigError(f"{unknown[0]}: unknown section")
+    merged = {k: dict(v) if isinstance(v, dict) else v for k, v in defaults.items()}
+    for section, values in user.items():
+        if not isinstance(values, dict):
+            raise ConfigError(f"{section}: must be a table")
+        if section == "issue_types":
+            merged[section] = dict(values)
+            continue
+        for key, value in values.items():
+            if key not in defaults[section]:
+                raise ConfigError(f"{section}.{key}: unknown key")
+            merged[section][key] = value
+    return merged
+
+
+class _Reader:
+    """Typed access to one section, with errors that name the key."""
+
+    def __init__(self, data: dict[str, Any], section: str, base: Path) -> None:
+        self.data, self.section, self.base = data, section, base
+
+    def _get(self, key: str) -> Any:
+        return self.data[key]
+
+    def _fail(self, key: str, why: str) -> ConfigError:
+        return ConfigError(f"{self.section}.{key}: {why}")
+
+    def str(self, key: str, choices: tuple[str, ...] | None = None) -> str:
+        value = self._get(key)
+        if not isinstance(value, str):
+            raise self._fail(key, f"must be a string, got {type(value).__name__}")
+        if choices and value not in choices:
+            raise self._fail(key, f"must be one of {', '.join(choices)}, got {value!r}")
+        return value
+
+    def int(self, key: str, low: int = 0, high: int | None = None) -> int:
+        value = self._get(key)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self._fail(key, f"must be an integer, got {value!r}")
+        if value < low or (high is not None and value > high):
+            raise self._fail(key, f"must be between {low} and {high if high is not None else 'infinity'}, got {value}")
+        return value
+
+    def num(self, key: str, low: float = 0) -> float:
+        value = self._get(key)
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise self._fail(key, f"must be a number, got {value!r}")
+        if value < low:
+            raise self._fail(key, f"must be at least {low}, got {value}")
+        return float(value)
+
+    def bool(self, key: str) -> bool:
+        value = self._get(key)
+        if not isinstance(value, bool):
+            raise self._fail(key, f"must be true or false, got {value!r}")
+        return value
+
+    def path(self, key: str, *, optional: bool = False) -> Path | None:
+        value = self.str(key)
+        if not value:
+            if optional:
+                return None
+            raise self._fail(key, "must not be empty")
+        p = Path(value).expanduser()
+        return p if p.is_absolute() else self.base / p
+
+    def address(self, key: str) -> str:
+        value = self.str(key)
+        if not _ADDRESS.fullmatch(value):
+            raise self._fail(key, f"is not an e-mail address: {value!r}")
+        return value
+
+    def strlist(self, key: str) -> tuple[str, ...]:
+        value = self._get(key)
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise self._fail(key, "must be a list of strings")
+        return tuple(value)
+
+
+_ADDRESS = re.compile(r"[^@\s<>\"]+@[^@\s<>\"]+")
+
+
+def _server(r: _Reader) -> dict[str, Any]:
+    if r.data.get("password"):
+        raise r._fail("password", "passwords are not read from the config; use password_file or password_env")
+    return dict(
+        host=r.str("host") or _raise(r._fail("host", "must not be empty")),
+        port=r.int("port", 1, 65535),
+        security=r.str("security", SECURITY_MODES),
+        username=r.str("username"),
+        password_file=r.path("password_file", optional=True),
+        password_env=r.str("password_env"),
+        timeout=r.num("timeout", 1),
+    )
+
+
+def _raise(exc: Exception) -> Any:
+    raise exc
+
+
+def _build(d: dict[str, Any], base: Path, source: Path | None) -> Settings:
+    imap_r = _Reader(d["imap"], "imap", base)
+    imap = ImapSettings(
+        **_server(imap_r),
+        folder=imap_r.str("folder") or _raise(imap_r._fail("folder", "must not be empty")),
+        batch_size=imap_r.int("batch_size", 1, 1000),
+        idle=imap_r.bool("idle"),
+        idle_renew_seconds=imap_r.int("idle_renew_seconds", 10, 1740),
+        poll_interval_seconds=imap_r.num("poll_interval_seconds", 0.1),
+        move_fallback_keyword=imap_r.str("move_fallback_keyword"),
+    )
+    smtp_r = _Reader(d["smtp"], "smtp", base)
+    smtp = SmtpSettings(
+        **_server(smtp_r),
+        from_address=smtp_r.address("from_address"),
+        retry_base_seconds=smtp_r.num("retry_base_seconds", 0),
+        retry_max_seconds=smtp_r.num("retry_max_seconds", 0),
+    )
+    routes_r = _Reader(d["routes"], "routes", base)
+    routes = {k: routes_r.address(k) for k in ("security", "compliance", "general", "review")}
+    folders_r = _Reader(d["folders"], "folders", base)
+    folders = {}
+    for key in d["folders"]:
+        folders[key] = folders_r.str(key) or _raise(folders_r._fail(key, "must not be empty"))
+    state_r = _Reader(d["state"], "state", base)
+    model_r = _Reader(d["model"], "model", base)
+    metrics_r = _Reader(d["metrics"], "metrics", base)
+    listen = metrics_r.str("listen")
+    if listen and not re.fullmatch(r"[\w.\-\[\]:]+:\d{1,5}", listen):
+        raise metrics_r._fail("listen", f"must be HOST:PORT or empty, got {listen!r}")
+    subject_r = _Reader(d["subject"], "subject", base)
+    uid_pattern = subject_r.str("uid_pattern")
+    try:
+        re.compile(uid_pattern)
+    except re.error as exc:
+        raise subject_r._fail("uid_pattern", f"invalid regular expression: {exc}") from None
+    limits_r = _Reader(d["limits"], "limits", base)
+    limits = Limits(**{k: limits_r.int(k, 1) for k in d["limits"]})
+    sender_r = _Reader(d["sender"], "sender", base)
+    replies_r = _Reader(d["replies"], "replies", base)
+    replies = ReplySettings(
+        enabled=replies_r.bool("enabled"),
+        templates=replies_r.path("templates", optional=True),
+        response_time=replies_r.str("response_time"),
+        per_sender_per_hour=replies_r.int("per_sender_per_hour", 0),
+        per_sender_per_day=replies_r.int("per_sender_per_day", 0),
+    )
+    eval_paths = []
+    for i, p in enumerate(model_r.strlist("evaluation_data")):
+        q = Path(p).expanduser()
+        eval_paths.append(q if q.is_absolute() else base / q)
+    return Settings(
+        source=source,
+        imap=imap,
+        smtp=smtp,
+        routes=routes,
+        folders=folders,
+        state_path=state_r.path("path"),  # type: ignore[arg-type]
+        model_path=model_r.path("path"),  # type: ignore[arg-type]
+        training_data=model_r.path("training_data"),  # type: ignore[arg-type]
+        evaluation_data=tuple(eval_paths),
+        metrics_listen=listen,
+        healthz_max_age_seconds=metrics_r.num("healthz_max_age_seconds", 1),
+        uid_pattern=uid_pattern,
+        issue_types=_issue_types(d["issue_types"]),
+        limits=limits,
+        own_addresses=tuple(a.lower() for a in sender_r.strlist("own_addresses")),
+        loop_header=sender_r.str("loop_header"),
+        require_recipient=sender_r.bool("require_recipient"),
+        replies=replies,
+        raw=d,
+    )
+
+
+def _issue_types(table: dict[str, Any]) -> tuple[IssueType, ...]:
+    out = []
+    for type_id, spec in table.items():
+        key = f"issue_types.{type_id}"
+        if not re.fullmatch(r"[a-z][a-z0-9_]*", type_id):
+            raise ConfigError(f"{key}: type id must be lower_snake_case")
+        if not isinstance(spec, dict):
+            raise ConfigError(f"{key}: must be a table")
+        r = _Reader(spec, key, Path("."))
+        for required in ("category", "aliases"):
+            if required not in spec:
+                raise ConfigError(f"{key}.{required}: missing")
+        spec.setdefault("priority", "normal")
+        spec.setdefault("evidence", [])
+        evidence = r.strlist("evidence")
+        for kind in evidence:
+            if kind not in EVIDENCE_KINDS:
+                raise ConfigError(f"{key}.evidence: unknown kind {kind!r} (known: {', '.join(EVIDENCE_KINDS)})")
+        aliases = r.strlist("aliases")
+        if not aliases:
+            raise ConfigError(f"{key}.aliases: must name at least one alias")
+        out.append(
+            IssueType(
+                id=type_id,
+                category=r.str("category", CATEGORIES),
+                priority=r.str("priority", ("low", "normal", "high", "urgent")),
+                evidence=evidence,
+                aliases=aliases,
+            )
+        )
+    return tuple(out)

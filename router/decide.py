@@ -1,0 +1,175 @@
+"""Findings -> Decision.  The order of the rules is a table in one place.
+
+SPEC 2 precedence: any sign of compromise or leaked secrets makes the message
+`security`, and neither the subject type nor the model can lower that.
+SPEC 7 routes: quarantine and automated come first (they are never answered),
+then the reasons a person must look (review), then the category's team.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from router.config import IssueType, Settings
+from router.records import EvidenceReport, ParsedMail, Prediction, SenderInfo, SubjectInfo
+
+CASE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32: no I, L, O, U
+
+
+@dataclass(frozen=True)
+class Facts:
+    """Everything the understand/ checks and the model found about one mail."""
+
+    mail: ParsedMail
+    subject: SubjectInfo
+    issue_type: IssueType | None
+    language: str
+    sender: SenderInfo
+    evidence: EvidenceReport
+    dangerous: bool
+    secrets: tuple[str, ...]
+    compromise: str | None
+    prediction: Prediction | None
+    to_us: bool
+
+
+def case_id_for(message_id: str) -> str:
+    """A short, stable case id derived from the Message-ID (8 base32 chars)."""
+    n = int.from_bytes(hashlib.sha256(message_id.encode("utf-8", "replace")).digest()[:5], "big")
+    return "".join(CASE_ALPHABET[(n >> shift) & 31] for shift in range(35, -1, -5))
+
+
+def categorize(f: Facts) -> tuple[str, float, list[str]]:
+    """(category, confidence, reasons), applying SPEC 2 precedence."""
+    p, it = f.prediction, f.issue_type
+    if f.secrets:
+        return "security", 1.0, [f"secrets found in the text ({', '.join(f.secrets)}): security"]
+    if it and it.category == "security":
+        return "security", 1.0, [f"subject type {it.id} is a security type"]
+    if f.compromise:
+        why = f"text shows signs of compromise ({f.compromise!r}): security"
+        if it:
+            why += f"; not lowered to {it.category} by the subject type"
+        return "security", 1.0, [why]
+    if p and p.category == "security" and not p.below_threshold:
+        why = f"model finds security ({p.confidence:.2f})"
+        if it:
+            why += f"; not lowered to {it.category} by the subject type"
+        return "security", p.confidence, [why]
+    if it:
+        reasons = [f"subject type {it.id} sets category {it.category}"]
+        if p:
+            reasons.append(f"model says {p.category} ({p.confidence:.2f})")
+        return it.category, 1.0 if not p or p.category == it.category else max(0.5, 1 - p.confidence), reasons
+    if p:
+        return p.category, p.confidence, [f"model says {p.category} ({p.confidence:.2f})"]
+    return "general", 0.0, ["no model available and no subject type or rule applies: general, sent to review"]
+
+
+RouteRule = Callable[[Facts, str], str | None]
+
+
+def _quarantine_problem(f: Facts, category: str) -> str | None:
+    return f"quarantined: {f.mail.problem}" if f.mail.problem else None
+
+
+def _quarantine_attachment(f: Facts, category: str) -> str | None:
+    if f.dangerous:
+        names = ", ".join(r.filename or "(unnamed)" for r in f.evidence.rejected)
+        return f"quarantined: dangerous attachment ({names})"
+    return None
+
+
+def _automated(f: Facts, category: str) -> str | None:
+    if f.sender.automated:
+        return "automated sender: " + "; ".join(f.sender.reasons)
+    return None
+
+
+def _unauthenticated(f: Facts, category: str) -> str | None:
+    if not f.sender.authenticated:
+        return "review: sender failed authentication (" + "; ".join(f.sender.reasons) + ")"
+    return None
+
+
+def _no_model(f: Facts, category: str) -> str | None:
+    if f.prediction is None and f.issue_type is None and not f.secrets and not f.compromise:
+        return "review: no model to classify a message without a known subject type"
+    return None
+
+
+def _low_confidence(f: Facts, category: str) -> str | None:
+    p = f.prediction
+    firm = bool(f.secrets or f.issue_type or f.compromise)
+    if p and p.below_threshold and not firm:
+        return f"review: model confidence {p.confidence:.2f} for {p.category} is below its threshold"
+    return None
+
+
+def _disagreement(f: Facts, category: str) -> str | None:
+    p, it = f.prediction, f.issue_type
+    if p and it and category != "security" and p.category != it.category and not p.below_threshold:
+        return f"review: subject type says {it.category} but the model is confident of {p.category} ({p.confidence:.2f})"
+    return None
+
+
+# (route, rule): the first rule that fires decides the route.
+ROUTE_CHAIN: tuple[tuple[str, RouteRule], ...] = (
+    ("quarantine", _quarantine_problem),
+    ("quarantine", _quarantine_attachment),
+    ("automated", _automated),
+    ("review", _unauthenticated),
+    ("review", _no_model),
+    ("review", _low_confidence),
+    ("review", _disagreement),
+)
+
+
+def route_for(f: Facts, category: str) -> tuple[str, str | None]:
+    for route, rule in ROUTE_CHAIN:
+        reason = rule(f, category)
+        if reason:
+            return route, reason
+    return category, None
+
+
+def reply_plan(f: Facts, route: str, settings: Settings) -> tuple[str | None, str]:
+    """(template or None, reason): whether an acknowledgement may be sent (SPEC 6)."""
+    if route in ("quarantine", "automated"):
+        return None, f"no reply: route {route}"
+    if not settings.replies.enabled:
+        return None, "no reply: replies are disabled in config"
+    if not f.sender.authenticated:
+        return None, "no reply: unauthenticated sender gets no case details"
+    if settings.require_recipient and not f.to_us:
+        return None, "no reply: none of our addresses was among the recipients"
+    target = reply_address(f.mail)
+    if not target:
+        return None, "no reply: no address to answer"
+    if target in settings.own_addresses or target in settings.routes.values():
+        return None, "no reply: the reply address is one of ours"
+    template = "zh" if f.language == "zh" else "en"
+    return template, f"acknowledgement in {template}"
+
+
+def reply_address(mail: ParsedMail) -> str:
+    """Where an RFC 3834 reply goes: Reply-To, else From.
+
+    RFC 3834 section 4 prefers the envelope sender for replies to automatic
+    notices, but for a person's mail the author's Reply-To/From is what the
+    customer reads; the Return-Path is still checked by the automated rules.
+    """
+    return (mail.reply_to or mail.from_address or "").lower()
+
+
+def actions_for(f: Facts, route: str, template: str | None, settings: Settings) -> list[dict[str, str]]:
+    actions: list[dict[str, str]] = []
+    if route in settings.routes:
+        actions.append({"type": "forward", "to": settings.routes[route]})
+    if template:
+        actions.append({"type": "auto_reply", "template": template})
+    folder = settings.folders["restricted"] if f.secrets and route not in ("quarantine",) else settings.folders[route]
+    actions.append({"type": "move", "folder": folder})
+    return actions

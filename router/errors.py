@@ -1,0 +1,35 @@
+"""Exceptions of the router.
+
+`RouterError` and its subclasses are domain errors: the CLI turns them into a
+one-line message and a non-zero exit code.  `StopProcessing` is a signal, not
+an error (as in Mailman's rules): it derives from BaseException so that a
+broad `except Exception` in a stage cannot swallow it by accident.
+"""
+
+
+class RouterError(Exception):
+    """A failure a person can act on; its message is one line."""
+
+
+class ConfigError(RouterError):
+    """The configuration is invalid; the message names the key."""
+
+
+class ModelError(RouterError):
+    """A model file is missing, corrupt, or made by an incompatible version."""
+
+
+class DataError(RouterError):
+    """Training or evaluation data is empty or lacks the named columns."""
+
+
+class MailboxError(RouterError):
+    """The IMAP server could not be reached or refused an operation."""
+
+
+class StopProcessing(BaseException):
+    """Stop the pipeline for this message; `reason` says why."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason

@@ -1,0 +1,1 @@
+"""Training and evaluation: pure, seeded functions that return data."""

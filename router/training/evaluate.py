@@ -1,0 +1,116 @@
+"""Evaluate a model on labelled examples: a pure function returning metrics.
+
+Besides accuracy and macro-F1, it reports per-class and per-language figures
+and, for the router's three categories, what the review thresholds do:
+how many messages go to review and how many security messages are caught.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
+
+from router.classify import Classifier
+from router.training.dataset import Example
+
+
+def evaluate(clf: Classifier, examples: Sequence[Example]) -> dict[str, Any]:
+    texts = [e.text for e in examples]
+    y = [e.label for e in examples]
+    preds = clf.predict_texts(texts)
+    p = [pr.category for pr in preds]
+    labels = sorted(set(y) | set(clf.labels))
+    prec, rec, f1, sup = precision_recall_fscore_support(y, p, labels=labels, zero_division=0)
+    result: dict[str, Any] = {
+        "model_version": clf.version,
+        "n": len(examples),
+        "accuracy": float(accuracy_score(y, p)),
+        "macro_f1": float(f1_score(y, p, labels=sorted(set(y)), average="macro", zero_division=0)),
+        "labels": labels,
+        "per_class": {
+            lab: {"precision": float(prec[i]), "recall": float(rec[i]), "f1": float(f1[i]), "support": int(sup[i])}
+            for i, lab in enumerate(labels)
+        },
+        "confusion": confusion_matrix(y, p, labels=labels).tolist(),
+        "per_language": _per_language(examples, p),
+    }
+    below = np.array([pr.below_threshold for pr in preds])
+    result["review_rate"] = float(below.mean()) if len(below) else 0.0
+    if "security" in labels:
+        sec = np.array([t == "security" for t in y])
+        caught = sec & (np.array([c == "security" for c in p]) | below)
+        result["security_recall_with_review"] = float(caught.sum() / sec.sum()) if sec.sum() else None
+    return result
+
+
+def _per_language(examples: Sequence[Example], preds: list[str]) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    for lang in sorted({e.lang for e in examples}):
+        idx = [i for i, e in enumerate(examples) if e.lang == lang]
+        y = [examples[i].label for i in idx]
+        p = [preds[i] for i in idx]
+        out[lang] = {
+            "n": len(idx),
+            "accuracy": float(accuracy_score(y, p)),
+            "macro_f1": float(f1_score(y, p, labels=sorted(set(y)), average="macro", zero_division=0)),
+        }
+    return out
+
+
+def format_report(m: dict[str, Any]) -> str:
+    lines = [
+        f"model {m['model_version']}  n={m['n']}  accuracy={m['accuracy']:.4f}  macro-F1={m['macro_f1']:.4f}",
+    ]
+    if m.get("security_recall_with_review") is not None:
+        lines.append(f"security recall (with review)={m['security_recall_with_review']:.4f}  review rate={m['review_rate']:.4f}")
+    lines.append("")
+    lines.append(f"{'class':<24}{'precision':>10}{'recall':>10}{'f1':>10}{'support':>9}")
+    for lab, v in m["per_class"].items():
+        lines.append(f"{lab:<24}{v['precision']:>10.4f}{v['recall']:>10.4f}{v['f1']:>10.4f}{v['support']:>9}")
+    lines.append("")
+    lines.append(f"{'language':<24}{'accuracy':>10}{'macro-F1':>10}{'n':>9}")
+    for lang, v in m["per_language"].items():
+        lines.append(f"{lang:<24}{v['accuracy']:>10.4f}{v['macro_f1']:>10.4f}{v['n']:>9}")
+    if len(m["labels"]) <= 12:
+        lines.append("")
+        lines.append("confusion (rows: true, columns: predicted)")
+        width = max(len(lab) for lab in m["labels"]) + 2
+        lines.append(" " * width + "".join(f"{lab[:10]:>12}" for lab in m["labels"]))
+        for lab, row in zip(m["labels"], m["confusion"]):
+            lines.append(f"{lab:<{width}}" + "".join(f"{v:>12}" for v in row))
+    for section in ("corrections",):
+        if section in m:
+            c = m[section]
+            lines.append("")
+            lines.append(f"corrections: n={c['n']} accuracy={c['accuracy']:.4f}")
+    return "\n".join(lines)
+
+
+def plot_confusion(m: dict[str, Any], out: Path) -> None:
+    """Draw the confusion matrix to a PNG with matplotlib (no display needed)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    labels, cm = m["labels"], np.array(m["confusion"])
+    size = max(4.0, 0.45 * len(labels) + 2)
+    fig, ax = plt.subplots(figsize=(size, size))
+    ax.imshow(cm, cmap="Blues")
+    ax.set_xticks(range(len(labels)), labels=labels, rotation=45, ha="right")
+    ax.set_yticks(range(len(labels)), labels=labels)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(f"{m['model_version']}: accuracy {m['accuracy']:.3f}, macro-F1 {m['macro_f1']:.3f}")
+    if len(labels) <= 20:
+        top = cm.max() or 1
+        for i in range(len(labels)):
+            for j in range(len(labels)):
+                ax.text(j, i, str(cm[i, j]), ha="center", va="center", color="white" if cm[i, j] > top / 2 else "black")
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
