@@ -77,7 +77,9 @@ def _quarantine_problem(f: Facts, category: str) -> str | None:
 
 def _quarantine_attachment(f: Facts, category: str) -> str | None:
     if f.dangerous:
-        names = ", ".join(r.filename or "(unnamed)" for r in f.evidence.rejected)
+        from router.understand.evidence import DANGEROUS
+
+        names = ", ".join(r.filename or "(unnamed)" for r in f.evidence.rejected if r.reason.startswith(DANGEROUS))
         return f"quarantined: dangerous attachment ({names})"
     return None
 

@@ -43,7 +43,7 @@ def understand(mail: ParsedMail, settings: Settings, classifier: Classifier | No
         automated=bool(auto_reasons),
         reasons=tuple(auto_reasons + ([auth_reason] if auth_reason else [])),
     )
-    report = evidence.assess(mail.attachments, mail.body, settings.limits)
+    report = evidence.assess(mail.attachments, mail.new_text, settings.limits)
     prediction = classifier.predict(mail.subject, mail.new_text) if classifier else None
     ours = set(settings.own_addresses)
     return Facts(

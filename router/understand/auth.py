@@ -11,13 +11,16 @@ import re
 
 from router.records import ParsedMail
 
-_FAIL = re.compile(r"\b(dmarc|dkim)\s*=\s*(fail|permerror)\b", re.IGNORECASE)
+_FAIL = re.compile(r"(?<![\w.-])(dmarc|dkim)\s*=\s*(fail|permerror)\b", re.IGNORECASE)
+# RFC 8601 section 2.2: comments and quoted strings are free text (a `reason`
+# or a mailer's remark may well say "dkim=fail"), not results.
+_FREE_TEXT = re.compile(r'"(?:[^"\\]|\\.)*"|\((?:[^()\\]|\\.)*\)')
 
 
 def check(mail: ParsedMail) -> tuple[bool, str | None]:
     """(authenticated, reason); True unless a DMARC/DKIM failure is reported."""
     for value in mail.header_all("authentication-results") + mail.header_all("arc-authentication-results"):
-        m = _FAIL.search(value)
+        m = _FAIL.search(_FREE_TEXT.sub(" ", value))
         if m:
             return False, f"Authentication-Results reports {m.group(1).lower()}={m.group(2).lower()}"
     return True, None

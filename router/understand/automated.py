@@ -52,45 +52,74 @@ _REPORT_TYPES = (
 )
 _MACHINE_SENDER = re.compile(
     r"^(?:mailer-daemon|postmaster|no[-_.]?reply|noreply[-_.+].*|.*[-_.+]no[-_.]?reply|do[-_.]?not[-_.]?reply"
-    r"|bounces?|bounce[-+_.].*|.*[-_.+]bounces?|owner-.*|.*-request|listserv|majordomo|mailman"
-    r"|auto[-_.]?reply|auto[-_.]?responder|autoresponse)@",
+    r"|bounces?|bounces?[-+=].*|.*[-_.+]bounces?|owner-.*|.*-request|listserv|majordomo|mailman"
+    r"|auto[-_.]?reply|auto[-_.]?responder|autoresponse)(?:@|$)",
     re.IGNORECASE,
 )
 # Subject openers of auto-responders that ignore the standards: Lotus Notes
 # ("Auto:"), Exchange/Outlook in many languages, webmail vacation features,
-# and bounce subjects of common MTAs.
-_AUTO_SUBJECT = re.compile(
-    r"^\s*(?:\[[^\]]{0,40}\]\s*)?(?:"
-    r"auto:|auto[- ]?reply\b|automatic reply|automated reply|auto[- ]?response\b|autosvar|autoreply\b"
-    r"|out of (?:the )?office|ooo\b|on vacation|away from (?:the )?office|vacation reply"
-    r"|automatische antwort|abwesenheitsnotiz|abwesend"
-    r"|réponse automatique|reponse automatique|absence du bureau|absent du bureau"
-    r"|risposta automatica|fuori sede|respuesta autom[aá]tica|fuera de la oficina|ausente"
+# and bounce subjects of common MTAs.  Customers write subjects that begin with
+# the same words ("Automatic withdrawal question", "Out of office hours?",
+# "Undeliverable withdrawal address", "自动回复功能"), so a phrase only counts
+# as the responder's label: followed by a colon (how responders prefix the
+# original subject), as the whole subject, or in brackets ("【自动回复】").
+_AUTO_LABELS = (
+    r"auto[- ]?reply|automatic reply|automated reply|auto[- ]?response|autosvar|autoresponder"
+    r"|out of (?:the )?office(?: auto[- ]?reply| reply| notice| notification)?|ooo"
+    r"|on vacation|away from (?:the )?office|vacation (?:reply|notice|response)"
+    r"|automatische antwort|abwesenheitsnotiz|abwesend|abwesenheit"
+    r"|r[ée]ponse automatique|absence du bureau|absente? du bureau|message d'absence"
+    r"|risposta automatica|fuori sede|fuori ufficio|respuesta autom[aá]tica|fuera de la oficina"
     r"|resposta autom[aá]tica|fora do escrit[oó]rio|automatisch antwoord|afwezig"
     r"|automaattinen vastaus|automatyczna odpowied[zź]|автоматический ответ|автоответ"
-    r"|自动回复|自動回覆|自動回复|自动答复|自動答覆|自動応答|自動返信|自動回復|休假|不在办公室|자동 응답"
-    r"|undeliverable|undelivered mail|delivery status notification|delivery failure|delivery has failed"
-    r"|mail delivery failed|mail delivery failure|mail delivery subsystem|returned mail|failure notice"
-    r"|message not delivered|could not be delivered|delivery notification|non remis|non recapitabile"
-    r"|unzustellbar|nicht zustellbar|no entregado|não entregue|退信|系统退信|系統退信|邮件投递失败|郵件投遞失敗"
-    r"|read:|已读:|已讀:|gelesen:|lu :|nicht gelesen:"
+    r"|自动回复|自動回覆|自動回复|自动答复|自動答覆|自動応答|自動返信|自動回復|自动回覆|休假通知|不在办公室|不在辦公室|자동 응답"
+    r"|undeliverable|undelivered mail|undelivered|delivery status notification|delivery failure|delivery failed"
+    r"|delivery has failed|delivery notification|mail delivery failed|mail delivery failure|message delivery failure"
+    r"|mail delivery subsystem|returned mail|failure notice|message not delivered|delivery delayed|delayed mail"
+    r"|non remis|non recapitabile|unzustellbar|nicht zustellbar|no entregado|n[aã]o entregue|no se puede entregar"
+    r"|退信|系统退信|系統退信|邮件投递失败|郵件投遞失敗|邮件退回|郵件退回"
+)
+# Labels that are ordinary words on their own, so only count with a colon.
+_AUTO_COLON_ONLY = r"auto|read|已读|已讀|gelesen|nicht gelesen|lu|ausente|休假"
+# Fixed openers that MTAs and responders use verbatim.
+_AUTO_OPENERS = (
+    r"delivery status notification\s*\(|undelivered mail returned to sender|mail delivery failed: returning"
+    r"|returned mail: see transcript|delivery has failed to these recipients|warning: could not send message"
+    r"|out of (?:the )?office (?:until|till|from \d|back|returning)"
+)
+_AUTO_SUBJECT = re.compile(
+    r"^\s*(?:(?:\[[^\]]{0,40}\]|\*{3,}\s*\w{1,20}\s*\*{3,})\s*)*(?:"
+    rf"(?:{_AUTO_LABELS})\s*(?:[:：]|$)"
+    rf"|(?:{_AUTO_COLON_ONLY})\s*[:：]"
+    rf"|[\[【(（]\s*(?:{_AUTO_LABELS})\s*[\]】)）]"
+    rf"|{_AUTO_OPENERS}"
+    r"|.{0,80}\bis out of (?:the )?office\.?\s*$"
     r")",
     re.IGNORECASE,
 )
 
 
+def _keyword(value: str) -> str:
+    """The keyword of a structured header value, without parameters or comments."""
+    value = re.sub(r"\([^()]*\)", " ", value)
+    return value.split(";", 1)[0].strip().lower()
+
+
 def auto_submitted(m: ParsedMail, c: Context) -> str | None:
-    value = (m.header("auto-submitted") or "").strip().lower()
-    if value and not value.startswith("no"):
-        return f"Auto-Submitted: {value[:40]}"
+    """RFC 3834 section 5: any value but `no` (parameters and case aside)."""
+    for raw in m.header_all("auto-submitted"):
+        value = _keyword(raw)
+        if value and value != "no":
+            return f"Auto-Submitted: {value[:40]}"
     return None
 
 
 def precedence(m: ParsedMail, c: Context) -> str | None:
     for name in ("precedence", "x-precedence"):
-        value = (m.header(name) or "").strip().lower()
-        if value in _PRECEDENCE:
-            return f"{name.title()}: {value}"
+        for raw in m.header_all(name):
+            value = _keyword(raw)
+            if value in _PRECEDENCE:
+                return f"{name.title()}: {value}"
     return None
 
 
@@ -162,8 +191,9 @@ def auto_subject(m: ParsedMail, c: Context) -> str | None:
 def own_mail(m: ParsedMail, c: Context) -> str | None:
     if m.header(c.loop_header) is not None:
         return f"our own loop header {c.loop_header}"
+    ours = {a.strip().lower() for a in c.own_addresses}
     for address in (m.from_address, m.return_path or "", m.reply_to):
-        if address and address.lower() in c.own_addresses:
+        if address and address.lower() in ours:
             return f"sent by one of our own addresses ({address})"
     return None
 

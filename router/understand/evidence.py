@@ -53,7 +53,12 @@ _OOXML_MAX_PARTS = 5000  # sniff does not parse a zip directory claiming more en
 _CONTENT_TYPES_MAX = 1 << 20
 
 IMAGE_LABELS = frozenset({"png", "jpeg", "gif", "webp", "bmp", "tiff", "heic"})
-_EXECUTABLE = {"pe": "Windows executable", "elf": "Linux executable", "macho": "macOS executable", "script": "script"}
+_EXECUTABLE = {
+    "pe": "Windows executable",
+    "elf": "Linux executable",
+    "macho": "macOS executable",
+    "script": "script (#! line)",
+}
 _MACRO_LABELS = frozenset({"docm", "xlsm", "pptm", "ole_macro"})
 _OOXML_LABELS = frozenset({"docx", "xlsx", "pptx", "docm", "xlsm", "pptm"})
 
@@ -92,13 +97,13 @@ _STRICT: dict[str, str] = {
     ),
     "transactions": (
         r"transactions? (?:records?|history|histories|details?|screenshots?|proofs?|ids?|hash(?:es)?)|\btx ?(?:id|hash)s?\b"
-        r"|\btxids?\b|trade history|order history|(?:deposit|withdrawal?|transfer|payment) (?:records?|history|proofs?|receipts?)"
+        r"|\btxids?\b|trade history|order history|\b(?:deposit|withdrawal?|transfer|payment) (?:records?|history|proofs?|receipts?)"
         r"|交易(?:记录|紀錄|記錄|明细|明細|截图|截圖|凭证|憑證|哈希|id)"
         r"|(?:充值|充币|充幣|提现|提現|提币|提幣|转账|轉賬|轉帳|汇款|匯款|入金|出金|付款|支付|订单|訂單)"
         r"(?:记录|紀錄|記錄|明细|明細|凭证|憑證|截图|截圖|详情|詳情|回执|回執)|哈希"
     ),
     "activity_log": (
-        r"(?:login|log-?in|sign-?in|access|activity|operation|error|audit|device|ip) ?(?:logs?|history|records?)"
+        r"\b(?:login|log-?in|sign-?in|access|activity|operation|error|audit|device|ip) ?(?:logs?|history|records?)\b"
         r"|error (?:messages?|screenshots?)|\blog files?\b|\blogs\b"
         r"|(?:登录|登錄|登入|操作)(?:记录|紀錄|記錄|日志|日誌|历史|歷史)|日志|日誌|报错|報錯|错误提示|錯誤提示"
     ),
@@ -112,7 +117,7 @@ _STRICT: dict[str, str] = {
     "statement": r"statements?|流水|对账单|對賬單|對帳單|对帐单|账单|賬單|帳單",
 }
 _NAME_ONLY: dict[str, str] = {
-    "identity": r"identity|\bid (?:front|back)\b|holding|\bkyc\b|\bid\b",
+    "identity": r"identity|holding|\bkyc\b|(?<!tx )(?<!user )(?<!order )(?<!transaction )\bid\b",
     "transactions": (
         r"transactions?|\b(?:deposits?|withdraw\w*|transfers?|payments?|receipts?|trades?|orders?|tx|explorer)\b"
         r"|etherscan|tronscan|bscscan|充值|充币|充幣|提现|提現|提币|提幣|转账|轉賬|轉帳|汇款|匯款|交易|订单|訂單"
@@ -277,8 +282,20 @@ def _eocd_entries(data: bytes) -> int | None:
     return total
 
 
-_ZIP_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError, NotImplementedError,
-               RuntimeError, zlib.error, KeyError, IndexError, UnicodeDecodeError)
+# Everything zipfile raises on hostile input (RuntimeError: encrypted; NotImplementedError: odd compression).
+_ZIP_ERRORS = (
+    zipfile.BadZipFile,
+    zipfile.LargeZipFile,
+    OSError,
+    EOFError,
+    ValueError,
+    NotImplementedError,
+    RuntimeError,
+    zlib.error,
+    KeyError,
+    IndexError,
+    UnicodeDecodeError,
+)
 
 
 def _sniff_zip(payload: bytes) -> str:
@@ -300,7 +317,7 @@ def _sniff_zip(payload: bytes) -> str:
     names = set(infos)
     if "word/document.xml" in names or b"wordprocessingml.document.main" in types or b"ms-word.document" in types:
         family = "doc"
-    elif "xl/workbook.xml" in names or "xl/workbook.bin" in names or b"spreadsheetml.sheet.main" in types:
+    elif names & {"xl/workbook.xml", "xl/workbook.bin"} or b"spreadsheetml.sheet" in types or b"ms-excel.sheet" in types:
         family = "xls"
     elif "ppt/presentation.xml" in names or b"presentationml" in types or b"ms-powerpoint" in types:
         family = "ppt"
@@ -312,7 +329,7 @@ def _sniff_zip(payload: bytes) -> str:
         or b"vbaproject" in types
         or b"macroenabled" in types
     )
-    return {"doc": "docx", "xls": "xlsx", "ppt": "pptx"}[family][:3] + ("m" if macro else "x")
+    return family + ("m" if macro else "x")
 
 
 _VBA_STORAGE_NAMES = tuple(n.encode("utf-16-le") for n in ("VBA", "_VBA_PROJECT_CUR", "_VBA_PROJECT", "Macros"))
@@ -474,7 +491,10 @@ def _inspect_zip(data: bytes, limits: Limits, depth: int, budget: _Budget, *, of
             infos = zf.infolist()
             if any(i.flag_bits & 0x41 or i.compress_type == 99 for i in infos):  # traditional, strong or AES encryption
                 return "archive is encrypted", ""
-            why = _spend(budget, limits, len(infos), sum(i.file_size for i in infos))
+            if office and len(infos) > _OOXML_MAX_PARTS:
+                return f"archive has too many members (over {_OOXML_MAX_PARTS})", ""
+            # An Office document's parts are not archive members: big decks have hundreds.
+            why = _spend(budget, limits, 0 if office else len(infos), sum(i.file_size for i in infos))
             if not why and not office:
                 why = _bomb(sum(i.file_size for i in infos), sum(i.compress_size for i in infos), limits)
                 for info in infos:
@@ -533,8 +553,10 @@ def _inspect_gzip(name: str, data: bytes, limits: Limits, depth: int, budget: _B
     if why:
         return why, ""
     inner, _ = _clean_name(name)
-    inner = re.sub(r"\.tgz$", ".tar", inner)
-    inner = re.sub(r"\.gz$", "", inner) if inner.endswith(".gz") else inner + ".unpacked"
+    if inner.endswith(".tgz"):
+        inner = inner[:-4] + ".tar"
+    elif inner.endswith(".gz"):
+        inner = inner[:-3]
     return _member(inner, b"".join(kept), limits, depth, budget)
 
 
@@ -617,13 +639,14 @@ def _resolve(found: Iterable[str], sof_context: bool) -> list[str]:
     return [k for k in EVIDENCE_KINDS if k in kinds]
 
 
-def _name_kinds(name: str, fmt: str, sof_context: bool) -> list[str]:
+def _name_kinds(name: str, fmt: str) -> list[str]:
+    """Raw kinds (with the "statement" pseudo-kind) named by a file name; a .log file is an activity log."""
     exts = _extensions(name)
     stem = _words(name.rsplit(".", 1)[0] if exts else name)
     found = [k for k, rx in _NAME_RE.items() if rx.search(stem)]
     if fmt == "log":
         found.append("activity_log")
-    return _resolve(found, sof_context)
+    return found
 
 
 def _body_mentions(body: str) -> dict[str, str]:
@@ -651,6 +674,7 @@ def assess(attachments: Sequence[Attachment], body_text: str, limits: Limits) ->
     rejected: list[Rejection] = []
     reasons: list[str] = []
     unexplained: list[tuple[str, str]] = []  # (display name, format) of evidence files whose names say nothing
+    statements = False
     for att in attachments:
         shown = att.filename or "(unnamed)"
         danger = _danger(att, limits)
@@ -658,13 +682,8 @@ def assess(attachments: Sequence[Attachment], body_text: str, limits: Limits) ->
             rejected.append(Rejection(att.filename, danger))
             continue
         if len(att.payload) > limits.max_attachment_bytes:
-            rejected.append(
-                Rejection(
-                    att.filename,
-                    f"{TOO_LARGE} {_mib(len(att.payload))} is over the {_mib(limits.max_attachment_bytes)} "
-                    "per-attachment limit; kept but not counted as evidence",
-                )
-            )
+            size, limit = _mib(len(att.payload)), _mib(limits.max_attachment_bytes)
+            rejected.append(Rejection(att.filename, f"{TOO_LARGE} {size} is over the {limit} per-attachment limit"))
             continue
         name, _ = _clean_name(att.filename)
         label = sniff(att.payload)
@@ -675,8 +694,10 @@ def assess(attachments: Sequence[Attachment], body_text: str, limits: Limits) ->
         if fmt is None:
             reasons.append(f"{shown}: {label} is not an evidence file type")
             continue
-        kinds = [k for k in _name_kinds(name, fmt, sof_context) if fmt in ACCEPTS[k]]
+        found = _name_kinds(name, fmt)
+        kinds = [k for k in _resolve(found, sof_context) if fmt in ACCEPTS[k]]
         if kinds:
+            statements = statements or "statement" in found
             present.update(kinds)
             reasons.append(f"{shown}: {', '.join(kinds)} from the file name ({label})")
         else:
@@ -688,8 +709,9 @@ def assess(attachments: Sequence[Attachment], body_text: str, limits: Limits) ->
             files = [n for n, fmt in unexplained if fmt in ACCEPTS[kind]]
             if files and kind not in present:
                 present.add(kind)
+                statements = statements or (kind == "source_of_funds" and "statement" in mentions)
                 reasons.append(f"{kind} from the body ('{source}') for {', '.join(files)}")
-    if sof_context and any("source_of_funds" in r for r in reasons):
+    if sof_context and statements:
         reasons.append("statements counted as source_of_funds: the mail talks about source of funds")
     return EvidenceReport(
         present=tuple(k for k in EVIDENCE_KINDS if k in present),

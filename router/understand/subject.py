@@ -16,7 +16,7 @@ from router.records import SubjectInfo
 from router.text import normalize, to_simplified
 
 _PREFIX = re.compile(
-    r"^\s*(?:(?:re|fwd?|fw|aw|wg|sv|vs|回复|答复|转发|回覆|轉寄|轉發|回覆)\s*(?:\[\d+\])?\s*[:：]\s*)+",
+    r"^\s*(?:(?:re|fwd?|fw|aw|wg|sv|vs|回复|答复|转发|转寄|回覆|回復|答覆|轉寄|轉發)\s*(?:\[\d+\])?\s*[:：]\s*)+",
     re.IGNORECASE,
 )
 _CASE_TAG = re.compile(r"\[\s*case\s*#?\s*[A-Z0-9]{4,12}\s*\]", re.IGNORECASE)
@@ -46,16 +46,28 @@ def _alias_regex(types: tuple[IssueType, ...]) -> tuple[re.Pattern[str], dict[st
     # Longest first, so "账户冻结申诉" wins over "账户冻结"; spaces in an
     # English alias match any run of separators ("Account-Freeze  Appeal").
     ordered = sorted(table, key=len, reverse=True)
-    alts = [re.escape(a).replace(r"\ ", rf"[{_SEPARATORS}]*") for a in ordered]
-    pattern = re.compile(r"(?<![a-z0-9])(" + "|".join(alts) + r")(?![a-z0-9])", re.IGNORECASE)
+    alts = [_bounded(a, re.escape(a).replace(r"\ ", rf"[{_SEPARATORS}]*")) for a in ordered]
+    pattern = re.compile("(" + "|".join(alts) + ")", re.IGNORECASE)
     return pattern, {re.sub(r"\s+", " ", a): t for a, t in table.items()}
+
+
+def _bounded(alias: str, body: str) -> str:
+    """Word boundaries only where the alias has a Latin edge.
+
+    "KYC" must not match inside "kyckyc", but a Chinese alias runs straight
+    into its neighbours ("账户冻结申诉UID12345678", "我的提现失败"), and an
+    English alias may run into the UID keyword ("Withdrawal FailedUID1234...").
+    """
+    head = r"(?<![a-z0-9])" if alias[:1].isascii() and alias[:1].isalnum() else ""
+    tail = r"(?!(?!uid)[a-z0-9])" if alias[-1:].isascii() and alias[-1:].isalnum() else ""
+    return head + body + tail
 
 
 def parse_subject(subject: str, types: tuple[IssueType, ...], uid_pattern: str) -> SubjectInfo:
     """Classify a subject as ok / missing_uid / unknown_type / absent."""
     text = _CASE_TAG.sub(" ", strip_prefixes(normalize(subject or "")))
     folded = to_simplified(text).lower()
-    uid = _find_uid(folded, uid_pattern)
+    uid = _find_uid(text, uid_pattern)  # not folded: a custom pattern may be case-sensitive
     type_id = _find_type(folded, types)
     if type_id and uid:
         return SubjectInfo("ok", type_id, uid, f"subject follows the convention: type {type_id}, UID {uid}")
@@ -66,12 +78,10 @@ def parse_subject(subject: str, types: tuple[IssueType, ...], uid_pattern: str) 
     return SubjectInfo("absent", None, None, "subject does not follow the <type>-UID<digits> convention")
 
 
-def _find_uid(folded: str, uid_pattern: str) -> str | None:
-    m = re.search(
-        rf"(?<![a-z0-9])uid[{_SEPARATORS}#]*({uid_pattern})(?![0-9])",
-        folded,
-        re.IGNORECASE,
-    )
+def _find_uid(text: str, uid_pattern: str) -> str | None:
+    """The UID after the keyword `UID` (any case); the value keeps its case."""
+    keyword = r"(?:(?<![A-Za-z0-9])[Uu][Ii][Dd]|(?<=[a-z])UID)"  # "...AppealUID123..." but not "fluid 123..."
+    m = re.search(rf"{keyword}[{_SEPARATORS}#]*({uid_pattern})(?![0-9])", text)
     return m.group(1) if m else None
 
 

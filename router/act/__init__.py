@@ -1,0 +1,1 @@
+"""Actions: forward to a team, reply to the customer, file the original."""

@@ -1,0 +1,102 @@
+"""One SMTP connection, reused across a batch, with 4xx/5xx told apart.
+
+A 4xx answer or a dropped connection is temporary (`TempFail`: the message
+stays in the mailbox and is retried with backoff); a 5xx answer is permanent
+(`PermFail`: the message goes to the dead-letter folder with the reason).
+"""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+import socket
+import ssl
+from email.message import EmailMessage
+
+from router.config import SmtpSettings
+
+log = logging.getLogger(__name__)
+
+
+class TempFail(Exception):
+    """Try again later."""
+
+
+class PermFail(Exception):
+    """Never try again; dead-letter the message."""
+
+
+class Outbox:
+    def __init__(self, settings: SmtpSettings) -> None:
+        self.settings = settings
+        self._smtp: smtplib.SMTP | None = None
+
+    def _connect(self) -> smtplib.SMTP:
+        s = self.settings
+        context = ssl.create_default_context()
+        if s.host in ("127.0.0.1", "localhost", "::1"):
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+        smtp: smtplib.SMTP
+        if s.security == "ssl":
+            smtp = smtplib.SMTP_SSL(s.host, s.port, timeout=s.timeout, context=context)
+        else:
+            smtp = smtplib.SMTP(s.host, s.port, timeout=s.timeout)
+            if s.security == "starttls":
+                smtp.starttls(context=context)
+        if s.username:
+            smtp.login(s.username, s.password())
+        return smtp
+
+    def send(self, msg: EmailMessage, sender: str, recipients: list[str]) -> None:
+        """Send one message; raises TempFail or PermFail."""
+        for attempt in (1, 2):
+            try:
+                if self._smtp is None:
+                    self._smtp = self._connect()
+                refused = self._smtp.send_message(msg, from_addr=sender, to_addrs=recipients)
+                if refused:
+                    codes = {code for code, _ in refused.values()}
+                    raise (PermFail if all(c >= 500 for c in codes) else TempFail)(f"recipients refused: {sorted(codes)}")
+                return
+            except smtplib.SMTPServerDisconnected as exc:
+                self.close()
+                if attempt == 2:  # a reused connection may have timed out; one fresh try
+                    raise TempFail(f"SMTP disconnected: {exc}") from None
+            except smtplib.SMTPRecipientsRefused as exc:
+                codes = {code for code, _ in exc.recipients.values()}
+                self._reset()
+                raise (PermFail if all(c >= 500 for c in codes) else TempFail)(f"recipients refused: {_codes(exc.recipients)}") from None
+            except smtplib.SMTPResponseException as exc:
+                self._reset()
+                text = exc.smtp_error.decode("utf-8", "replace") if isinstance(exc.smtp_error, bytes) else str(exc.smtp_error)
+                if exc.smtp_code == 421:
+                    self.close()
+                reason = f"SMTP {exc.smtp_code} {text.splitlines()[0][:200] if text else ''}".strip()
+                raise (PermFail if exc.smtp_code >= 500 else TempFail)(reason) from None
+            except (OSError, socket.timeout, ssl.SSLError, smtplib.SMTPException) as exc:
+                self.close()
+                raise TempFail(f"SMTP connection problem: {type(exc).__name__}: {str(exc)[:200]}") from None
+
+    def _reset(self) -> None:
+        try:
+            if self._smtp is not None:
+                self._smtp.rset()
+        except (smtplib.SMTPException, OSError):
+            self.close()
+
+    def close(self) -> None:
+        smtp, self._smtp = self._smtp, None
+        if smtp is None:
+            return
+        try:
+            smtp.quit()
+        except (smtplib.SMTPException, OSError):
+            try:
+                smtp.close()
+            except OSError:
+                pass
+
+
+def _codes(recipients: dict[str, tuple[int, bytes]]) -> str:
+    return ", ".join(f"{addr}: {code}" for addr, (code, _msg) in recipients.items())

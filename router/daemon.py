@@ -1,0 +1,199 @@
+"""`router run`: the long-lived loop around the runner.
+
+IDLE (RFC 2177) is used as a wake-up where the server offers it; APScheduler
+polls on an interval as the fallback and safety net (and to retry deferred
+messages).  Connection errors are met with reconnects and exponential
+backoff.  SIGTERM finishes the message in hand and exits 0; SIGHUP reloads
+the configuration between batches.  An exclusive lock keeps two daemons off
+one mailbox.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import logging
+import os
+import signal
+import threading
+import time
+from typing import IO
+
+from router import classify, config, metrics
+from router.act.outbox import Outbox
+from router.config import Settings
+from router.errors import MailboxError, RouterError
+from router.mailbox import CONNECTION_ERRORS, Mailbox
+from router.runner import Runner, mailbox_key
+from router.state import State
+
+log = logging.getLogger(__name__)
+
+ONCE_MAX_WAIT = 60.0  # --once waits this long at most for deferred retries
+
+
+class Daemon:
+    def __init__(self, settings: Settings, config_path: str | None = None) -> None:
+        self.settings = settings
+        self.config_path = config_path
+        self.stop = threading.Event()
+        self.wake = threading.Event()
+        self.reload = threading.Event()
+        self.state = State(settings.state_path)
+        self.classifier = _load_model(settings)
+        self.outbox = Outbox(settings.smtp)
+        self.runner = self._runner()
+        self.mailbox: Mailbox | None = None
+        self._lock: IO[str] | None = None
+
+    def _runner(self) -> Runner:
+        return Runner(self.settings, self.state, self.classifier, self.outbox, should_stop=self.stop.is_set)
+
+    # -- life cycle -------------------------------------------------------------
+    def acquire_lock(self) -> None:
+        key = hashlib.sha256(mailbox_key(self.settings).encode()).hexdigest()[:16]
+        path = self.settings.state_path.parent / f"router-{key}.lock"
+        fh = open(path, "w")  # noqa: SIM115 - held for the daemon's life
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.close()
+            raise RouterError(f"another router is already working {mailbox_key(self.settings)} (lock {path})") from None
+        fh.write(str(os.getpid()))
+        fh.flush()
+        self._lock = fh
+
+    def install_signals(self) -> None:
+        signal.signal(signal.SIGTERM, lambda *_: self.stop.set())
+        signal.signal(signal.SIGINT, lambda *_: self.stop.set())
+        signal.signal(signal.SIGHUP, lambda *_: self.reload.set())
+
+    def run(self, once: bool = False) -> int:
+        self.acquire_lock()
+        self.install_signals()
+        server = metrics.serve(self.settings.metrics_listen, self.settings.healthz_max_age_seconds) if self.settings.metrics_listen else None
+        scheduler = None
+        if not once:
+            from apscheduler.schedulers.background import BackgroundScheduler
+
+            scheduler = BackgroundScheduler(daemon=True)
+            scheduler.add_job(self.wake.set, "interval", seconds=self.settings.imap.poll_interval_seconds, id="poll")
+            scheduler.start()
+        log.info("router started", extra={"mailbox": mailbox_key(self.settings), "once": once,
+                                           "model": self.classifier.version if self.classifier else None})
+        try:
+            self._loop(once)
+        finally:
+            if scheduler:
+                scheduler.shutdown(wait=False)
+            if server:
+                server.shutdown()
+            self._disconnect()
+            self.outbox.close()
+            self.state.close()
+            log.info("router stopped")
+        return 0
+
+    def _loop(self, once: bool) -> None:
+        backoff = 1.0
+        full = True
+        once_deadline: float | None = None
+        while not self.stop.is_set():
+            if self.reload.is_set():
+                self._reload()
+            try:
+                mb = self._connected()
+                last = int(self.state.get_meta("last_uid", 0) or 0) if not full else 0
+                result = self.runner.drain(mb, above=last)
+                metrics.LAST_POLL.set(time.time())
+                backoff = 1.0
+                if result.handled:
+                    log.info("drained", extra={"handled": result.handled, "deferred": result.deferred, "by_route": result.by_route})
+                if once:
+                    if self.stop.is_set():
+                        break
+                    if result.handled:
+                        full = True
+                        continue
+                    if not result.deferred:
+                        break
+                    now = time.time()
+                    once_deadline = once_deadline or now + ONCE_MAX_WAIT
+                    wait = (result.next_attempt or now) - now
+                    if now + wait > once_deadline:
+                        log.warning("leaving deferred messages for the next run", extra={"deferred": result.deferred})
+                        break
+                    self.stop.wait(max(0.05, wait))
+                    continue
+                full = self._wait(mb)
+            except (MailboxError, *CONNECTION_ERRORS) as exc:
+                metrics.IMAP_ERRORS.inc()
+                log.warning("mailbox connection problem; reconnecting", extra={"error": str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__, "retry_in_s": backoff})
+                self._disconnect()
+                self.stop.wait(backoff)
+                backoff = min(backoff * 2, 60.0)
+                full = True
+
+    def _wait(self, mb: Mailbox) -> bool:
+        """Wait for news; returns True when the next drain should be a full one."""
+        if self.wake.is_set():
+            self.wake.clear()
+            return True
+
+        def interrupted() -> bool:
+            return self.stop.is_set() or self.wake.is_set() or self.reload.is_set()
+
+        if self.settings.imap.idle and mb.has("IDLE"):
+            news = mb.idle_wait(self.settings.imap.idle_renew_seconds, interrupted)
+            if self.wake.is_set():
+                self.wake.clear()
+                return True
+            return not news  # after an IDLE wake-up, look only above the last UID
+        self.wake.wait(self.settings.imap.poll_interval_seconds)
+        self.wake.clear()
+        return True
+
+    def _connected(self) -> Mailbox:
+        if self.mailbox is None:
+            mb = Mailbox(self.settings.imap)
+            mb.connect()
+            for folder in set(self.settings.folders.values()):
+                if folder != self.settings.folders.get("corrections"):
+                    mb.ensure_folder(folder)
+            self.mailbox = mb
+        return self.mailbox
+
+    def _disconnect(self) -> None:
+        if self.mailbox is not None:
+            self.mailbox.close()
+            self.mailbox = None
+
+    def _reload(self) -> None:
+        self.reload.clear()
+        try:
+            settings = config.load(self.config_path)
+        except RouterError as exc:
+            log.error("config reload failed; keeping the old configuration", extra={"error": str(exc)})
+            return
+        self.settings = settings
+        self.classifier = _load_model(settings)
+        self.outbox.close()
+        self.outbox = Outbox(settings.smtp)
+        self.runner = self._runner()
+        self._disconnect()
+        log.info("configuration reloaded", extra={"config": str(settings.source)})
+
+
+def _load_model(settings: Settings) -> classify.Classifier | None:
+    if not settings.model_path.exists():
+        log.warning("no model file; categories come from subject types and rules", extra={"model": str(settings.model_path)})
+        return None
+    clf = classify.load(settings.model_path)
+    metrics.MODEL.labels(version=clf.version).set(1)
+    return clf
+
+
+def run(settings: Settings, once: bool, config_path: str | None = None) -> int:
+    return Daemon(settings, config_path).run(once)
+
+

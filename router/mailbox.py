@@ -1,0 +1,222 @@
+"""The IMAP mailbox.  The only module that imports imapclient.
+
+Why these choices (RFC 3501 / 9051 unless noted):
+- Messages are fetched with BODY.PEEK[] so nothing is marked \\Seen by
+  accident, and RFC822.SIZE is read first so oversize mail can be
+  quarantined without downloading it whole.
+- New mail is found by `UID SEARCH UID n:*` above the last UID handled; IDLE
+  (RFC 2177) is only a wake-up, re-issued well within the 29-minute limit.
+- Filing uses MOVE (RFC 6851) where offered, else COPY + UID EXPUNGE (UIDPLUS,
+  RFC 4315), else COPY and a keyword flag that later searches exclude (a plain
+  EXPUNGE could remove other clients' deleted mail).
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import ssl
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from imapclient import IMAPClient
+from imapclient.exceptions import IMAPClientError
+
+from router.config import ImapSettings
+from router.errors import MailboxError
+
+log = logging.getLogger(__name__)
+
+# Errors that mean "the connection is gone or unusable": reconnect and retry.
+CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    socket.timeout,
+    ssl.SSLError,
+    IMAPClientError,
+    EOFError,
+)
+
+
+@dataclass(frozen=True)
+class Fetched:
+    uid: int
+    size: int
+    raw: bytes | None  # None when only the size (and headers) were fetched
+
+
+class Mailbox:
+    """A connected, logged-in IMAP session on one folder."""
+
+    def __init__(self, settings: ImapSettings) -> None:
+        self.settings = settings
+        self.client: IMAPClient | None = None
+        self.uidvalidity = 0
+        self.capabilities: frozenset[str] = frozenset()
+        self._folders: set[str] = set()
+
+    # -- connection -------------------------------------------------------
+    def connect(self) -> None:
+        s = self.settings
+        context = ssl.create_default_context()
+        if s.security == "none" or s.host in ("127.0.0.1", "localhost", "::1"):
+            # Loopback sandboxes use self-signed certificates.
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+        try:
+            client = IMAPClient(
+                s.host, port=s.port, ssl=s.security == "ssl", ssl_context=context, timeout=s.timeout
+            )
+            if s.security == "starttls":
+                client.starttls(context)
+            client.login(s.username, s.password())
+        except IMAPClientError as exc:
+            raise MailboxError(f"IMAP login to {s.host}:{s.port} as {s.username} failed: {_first_line(exc)}") from None
+        except (OSError, ssl.SSLError) as exc:
+            raise MailboxError(f"cannot reach IMAP server {s.host}:{s.port}: {_first_line(exc)}") from None
+        self.client = client
+        self.capabilities = frozenset(c.decode().upper() if isinstance(c, bytes) else str(c).upper() for c in client.capabilities())
+        info = client.select_folder(s.folder)
+        self.uidvalidity = int(info.get(b"UIDVALIDITY", 0))
+        log.info("imap connected", extra={"host": s.host, "folder": s.folder, "uidvalidity": self.uidvalidity})
+
+    def close(self) -> None:
+        client, self.client = self.client, None
+        if client is None:
+            return
+        try:
+            client.logout()
+        except Exception:  # noqa: BLE001 - closing a broken connection
+            try:
+                client.shutdown()
+            except Exception:  # noqa: BLE001
+                pass
+
+    def __enter__(self) -> Mailbox:
+        self.connect()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def c(self) -> IMAPClient:
+        if self.client is None:
+            raise MailboxError("not connected")
+        return self.client
+
+    def has(self, capability: str) -> bool:
+        return capability.upper() in self.capabilities
+
+    # -- reading ----------------------------------------------------------
+    def reselect(self) -> int:
+        """Select the folder again; returns the (possibly new) UIDVALIDITY."""
+        info = self.c.select_folder(self.settings.folder)
+        self.uidvalidity = int(info.get(b"UIDVALIDITY", 0))
+        return self.uidvalidity
+
+    def pending_uids(self, above: int = 0) -> list[int]:
+        """UIDs not yet filed by us; with `above`, only those newer than it.
+
+        `UID n:*` always matches the highest UID even when it is below n
+        (RFC 3501 section 6.4.8), hence the filter after the search.
+        """
+        criteria: list[str] = ["UID", f"{above + 1}:*"] if above else ["ALL"]
+        if not self.has("MOVE") and not self.has("UIDPLUS"):
+            criteria += ["NOT", "KEYWORD", self.settings.move_fallback_keyword]
+        return sorted(u for u in (int(x) for x in self.c.search(criteria)) if u > above)
+
+    def sizes(self, uids: list[int]) -> dict[int, int]:
+        out: dict[int, int] = {}
+        for chunk in _chunks(uids, 500):
+            for uid, data in self.c.fetch(chunk, ["RFC822.SIZE"]).items():
+                out[int(uid)] = int(data.get(b"RFC822.SIZE", 0))
+        return out
+
+    def fetch(self, uids: list[int]) -> dict[int, bytes]:
+        """Raw bytes of the messages, without setting \\Seen."""
+        out: dict[int, bytes] = {}
+        if not uids:
+            return out
+        for uid, data in self.c.fetch(uids, ["BODY.PEEK[]"]).items():
+            raw = data.get(b"BODY[]")
+            if raw is not None:
+                out[int(uid)] = bytes(raw)
+        return out
+
+    def fetch_header(self, uid: int) -> bytes:
+        data = self.c.fetch([uid], ["BODY.PEEK[HEADER]"]).get(uid, {})
+        return bytes(data.get(b"BODY[HEADER]", b""))
+
+    # -- writing ----------------------------------------------------------
+    def ensure_folder(self, folder: str) -> None:
+        if folder in self._folders:
+            return
+        if not self.c.folder_exists(folder):
+            try:
+                self.c.create_folder(folder)
+            except IMAPClientError:
+                if not self.c.folder_exists(folder):  # lost a race with another client
+                    raise
+            try:
+                self.c.subscribe_folder(folder)
+            except IMAPClientError:
+                pass
+        self._folders.add(folder)
+
+    def file(self, uid: int, folder: str) -> str:
+        """Move one message out of the folder; returns the method used."""
+        self.ensure_folder(folder)
+        if self.has("MOVE"):
+            self.c.move([uid], folder)
+            return "move"
+        self.c.copy([uid], folder)
+        if self.has("UIDPLUS"):
+            self.c.add_flags([uid], [b"\\Deleted"], silent=True)
+            self.c.uid_expunge([uid])
+            return "copy+uid_expunge"
+        self.c.add_flags([uid], [self.settings.move_fallback_keyword.encode(), b"\\Seen"], silent=True)
+        return "copy+flag"
+
+    def append(self, folder: str, raw: bytes) -> None:
+        self.ensure_folder(folder)
+        self.c.append(folder, raw)
+
+    # -- waiting ----------------------------------------------------------
+    def idle_wait(self, max_seconds: float, should_stop: callable) -> bool:  # type: ignore[valid-type]
+        """IDLE until the server reports new mail, max_seconds pass or should_stop().
+
+        Returns True when the server said something (new mail, expunge...).
+        """
+        client = self.c
+        client.idle()
+        deadline = time.monotonic() + max_seconds
+        woke = False
+        try:
+            while time.monotonic() < deadline and not should_stop():
+                responses = client.idle_check(timeout=min(0.5, max(0.05, deadline - time.monotonic())))
+                if any(_is_news(r) for r in responses):
+                    woke = True
+                    break
+        finally:
+            client.idle_done()
+        return woke
+
+    def noop(self) -> None:
+        self.c.noop()
+
+
+def _is_news(response: object) -> bool:
+    if isinstance(response, tuple) and len(response) >= 2:
+        return response[1] in (b"EXISTS", b"RECENT", b"EXPUNGE")
+    return False
+
+
+def _chunks(items: list[int], n: int) -> Iterator[list[int]]:
+    for i in range(0, len(items), n):
+        yield items[i : i + n]
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc) or type(exc).__name__
+    return text.splitlines()[0][:200]

@@ -1,0 +1,206 @@
+"""Drain the mailbox: each message through its recorded steps.
+
+claimed -> decided -> forwarded -> replied -> filed.  Each step is recorded
+after it succeeds, so after a crash a message resumes from its last step
+(a forward re-sent inside the crash window carries the same Message-ID).
+Failures are caught per message: a temporary SMTP failure leaves the
+message in the mailbox for a retry with backoff, a permanent one files it
+in the dead-letter folder, anything else quarantines it with the reason.
+Connection errors propagate: the daemon reconnects and the drain resumes.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from router import metrics, parse, pipeline
+from router.act.forward import build_forward
+from router.act.outbox import Outbox, PermFail, TempFail
+from router.classify import Classifier
+from router.config import Settings
+from router.mailbox import CONNECTION_ERRORS, Mailbox
+from router.records import ParsedMail
+from router.state import MessageRow, State
+from router.understand.secrets import redact
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class DrainResult:
+    handled: int = 0
+    deferred: int = 0
+    next_attempt: float | None = None
+    by_route: dict[str, int] = field(default_factory=dict)
+
+
+def mailbox_key(settings: Settings) -> str:
+    s = settings.imap
+    return f"{s.username}@{s.host}:{s.port}/{s.folder}"
+
+
+class Runner:
+    def __init__(self, settings: Settings, state: State, classifier: Classifier | None, outbox: Outbox,
+                 should_stop: Callable[[], bool] = lambda: False) -> None:
+        self.settings = settings
+        self.state = state
+        self.classifier = classifier
+        self.outbox = outbox
+        self.should_stop = should_stop
+        self.key = mailbox_key(settings)
+        from router.replies import Replier
+
+        self.replier = Replier(settings, state, outbox)
+
+    # -- the drain ------------------------------------------------------------
+    def drain(self, mb: Mailbox, above: int = 0) -> DrainResult:
+        result = DrainResult()
+        mb.reselect()
+        uids = mb.pending_uids(above)
+        metrics.BACKLOG.set(len(uids))
+        self.state.set_meta("last_poll", time.time())
+        self.state.set_meta("backlog", len(uids))
+        if not uids:
+            return result
+        sizes = mb.sizes(uids)
+        now = time.time()
+        batch_size = self.settings.imap.batch_size
+        try:
+            for i in range(0, len(uids), batch_size):
+                if self.should_stop():
+                    break
+                batch = uids[i : i + batch_size]
+                due = []
+                for uid in batch:
+                    row = self.state.get(self.key, mb.uidvalidity, uid)
+                    if row and row.next_attempt > now and not row.reached("filed"):
+                        result.deferred += 1
+                        result.next_attempt = min(result.next_attempt or row.next_attempt, row.next_attempt)
+                        continue
+                    due.append(uid)
+                big = [u for u in due if sizes.get(u, 0) > self.settings.limits.max_message_bytes]
+                raws = mb.fetch([u for u in due if u not in big])
+                for uid in due:
+                    if self.should_stop():
+                        break
+                    if uid in big:
+                        outcome = self.oversize(mb, uid, sizes[uid])
+                    elif uid in raws:
+                        outcome = self.handle(mb, uid, raws[uid])
+                    else:
+                        continue  # expunged by someone else meanwhile
+                    if outcome == "deferred":
+                        result.deferred += 1
+                        row = self.state.get(self.key, mb.uidvalidity, uid)
+                        if row:
+                            result.next_attempt = min(result.next_attempt or row.next_attempt, row.next_attempt)
+                    else:
+                        result.handled += 1
+                        result.by_route[outcome] = result.by_route.get(outcome, 0) + 1
+                self.state.set_meta("last_uid", max(batch))
+        finally:
+            self.outbox.close()
+        self.state.set_meta("backlog", max(0, len(uids) - result.handled))
+        return result
+
+    # -- one message ----------------------------------------------------------
+    def handle(self, mb: Mailbox, uid: int, raw: bytes) -> str:
+        """Take one message through its remaining steps; returns its outcome."""
+        started = time.monotonic()
+        mail = parse.parse(raw, self.settings.limits)
+        row = self.state.claim(self.key, mb.uidvalidity, uid, mail.message_id, parse.content_hash(raw))
+        if row.reached("filed"):
+            # Known and finished (UIDVALIDITY change, re-delivery): file again, act never twice.
+            folder = row.folder or self.settings.folders["review"]
+            mb.file(uid, folder)
+            self.state.event("refiled", mail.message_id, f"already handled; filed again into {folder}")
+            log.info("known message filed again", extra={"message_id": mail.message_id, "folder": folder})
+            return "duplicate"
+        try:
+            record = row.record if row.reached("decided") and row.record else self._decide(row, raw, mail)
+            route = record["route"]
+            if not row.reached("forwarded"):
+                self._forward(row, raw, mail, record)
+            if not row.reached("replied"):
+                self.replier.reply(row, mail, record)
+                self.state.advance(row, "replied")
+            folder = _folder(record, self.settings)
+            method = mb.file(uid, folder)
+            self.state.advance(row, "filed", folder=folder, outcome=route)
+            metrics.MESSAGES.labels(route=route, outcome="handled").inc()
+            metrics.LATENCY.observe(time.monotonic() - started)
+            log.info(
+                "message handled",
+                extra={"message_id": mail.message_id, "case_id": record["case_id"], "route": route,
+                       "folder": folder, "file_method": method, "ms": round((time.monotonic() - started) * 1000, 1)},
+            )
+            return route
+        except TempFail as exc:
+            nxt = self.state.defer(row, str(exc), self.settings.smtp.retry_base_seconds, self.settings.smtp.retry_max_seconds)
+            metrics.SMTP_ERRORS.labels(kind="temporary").inc()
+            metrics.MESSAGES.labels(route=(row.route or "unknown"), outcome="deferred").inc()
+            log.warning("temporary failure; will retry", extra={"message_id": mail.message_id, "error": str(exc), "attempts": row.attempts, "retry_in_s": round(nxt - time.time(), 1)})
+            return "deferred"
+        except PermFail as exc:
+            metrics.SMTP_ERRORS.labels(kind="permanent").inc()
+            return self._set_aside(mb, uid, row, mail, "dead_letter", f"permanent SMTP failure: {exc}")
+        except CONNECTION_ERRORS:
+            raise
+        except Exception as exc:  # noqa: BLE001 - one bad message never blocks the others
+            log.exception("message failed; quarantined", extra={"message_id": mail.message_id})
+            return self._set_aside(mb, uid, row, mail, "quarantine", f"internal error: {type(exc).__name__}")
+
+    def _decide(self, row: MessageRow, raw: bytes, mail: ParsedMail) -> dict[str, Any]:
+        _mail, decision = pipeline.triage(raw, self.settings, self.classifier)
+        decision = self.replier.assign_case(decision, mail)
+        record = decision.to_record()
+        record["reasons"] = [redact(r) for r in record["reasons"]]
+        self.state.advance(row, "decided", record=record, route=record["route"], case_id=record["case_id"],
+                           sender=mail.from_address, folder=_folder(record, self.settings))
+        return record
+
+    def _forward(self, row: MessageRow, raw: bytes, mail: ParsedMail, record: dict[str, Any]) -> None:
+        for action in record["actions"]:
+            if action["type"] != "forward":
+                continue
+            msg = build_forward(raw, mail, record, action["to"], self.settings)
+            self.outbox.send(msg, self.settings.smtp.from_address, [action["to"]])
+            metrics.FORWARDS.labels(route=record["route"]).inc()
+            self.state.event("forwarded", mail.message_id, f"to {action['to']} as {msg['Message-ID']}")
+        self.state.advance(row, "forwarded")
+
+    def _set_aside(self, mb: Mailbox, uid: int, row: MessageRow, mail: ParsedMail, where: str, reason: str) -> str:
+        folder = self.settings.folders[where]
+        mb.file(uid, folder)
+        self.state.advance(row, "filed", folder=folder, outcome=where, last_error=redact(reason)[:300])
+        metrics.MESSAGES.labels(route=where, outcome=where).inc()
+        log.warning("message set aside", extra={"message_id": mail.message_id, "folder": folder, "reason": reason})
+        return where
+
+    def oversize(self, mb: Mailbox, uid: int, size: int) -> str:
+        """Quarantine mail over the size limit without downloading it whole."""
+        header = mb.fetch_header(uid)
+        mail = parse.problem_mail(header, f"message of {size} bytes is over the {self.settings.limits.max_message_bytes}-byte limit")
+        row = self.state.claim(self.key, mb.uidvalidity, uid, mail.message_id, parse.content_hash(header + str(size).encode()))
+        if row.reached("filed"):
+            mb.file(uid, row.folder or self.settings.folders["quarantine"])
+            return "duplicate"
+        decision = pipeline.quarantine_decision(mail, mail.problem or "oversize", self.settings)
+        self.state.advance(row, "decided", record=decision.to_record(), route="quarantine", case_id=decision.case_id)
+        return self._set_aside(mb, uid, row, mail, "quarantine", mail.problem or "oversize")
+
+
+def _folder(record: dict[str, Any], settings: Settings) -> str:
+    for action in record["actions"]:
+        if action["type"] == "move":
+            return str(action["folder"])
+    return settings.folders.get(record["route"], settings.folders["review"])
+
+
+def sender_of(mail: ParsedMail) -> str:
+    return email.utils.parseaddr(mail.from_address)[1].lower()
