@@ -155,8 +155,15 @@ _MSGID = re.compile(r"<[^<>\s]{1,500}>")
 
 
 def _addresses(values: list[str]) -> list[tuple[str, str]]:
+    """(display name, address) pairs; real addresses first.
+
+    Outlook writes unquoted commas in display names ("Marquez, Sofia
+    <s@x>"), which split into a name-only pair; pairs without an '@' are put
+    last so the first pair is the mailbox that actually sent the mail.
+    """
     pairs = email.utils.getaddresses([decode_header(v) for v in values])
-    return [(name.strip(), addr.strip().lower()) for name, addr in pairs if addr or name]
+    cleaned = [(name.strip(), addr.strip().lower()) for name, addr in pairs if addr or name]
+    return sorted(cleaned, key=lambda p: "@" not in p[1])
 
 
 def _walk_limited(msg: Message, limits: Limits) -> tuple[list[tuple[Message, int]], str | None]:

@@ -8,6 +8,7 @@ addresses, dates, phone numbers, prose) matter as much as the hits.
 from __future__ import annotations
 
 import hashlib
+import json
 import random
 
 import pytest
@@ -352,6 +353,23 @@ def test_redact_removes_values_and_is_idempotent() -> None:
     assert redact(out) == out
     assert find_secrets(out) == []
     assert secret_kinds(find_secrets(text)) == list(KINDS)
+
+
+def test_redact_keeps_json_log_lines_valid() -> None:
+    """logs.py redacts JSON-dumped lines; values end where JSON strings do."""
+    phrase = EN.to_mnemonic(bytes(range(16)))
+    record = {
+        "msg": 'password: "Hunter2!x" ok',
+        "pwd": "pwd is Abc12345\nbye",
+        "seed": phrase.replace(" ", "\n"),
+    }
+    line = json.dumps(record, ensure_ascii=False)
+    out = redact(line)
+    assert json.loads(out) == {
+        "msg": 'password: "[REDACTED:password]" ok',
+        "pwd": "pwd is [REDACTED:password]\nbye",
+        "seed": "[REDACTED:seed_phrase]",
+    }
 
 
 def test_redact_with_given_hits_clamps_overlaps() -> None:

@@ -144,7 +144,8 @@ _OTP = re.compile(
     (?P<val>\d{3,4}[ \-]\d{3,4}|\d{4,8})
     (?![ \-]?\d)(?![.,:/]\d)
     (?!\s*+(?:年|月|日|号|號|元|块|塊|次|个|個|天|分钟|分鐘|秒|小时|小時|%|％
-        |usdt|usdc|usd|btc|eth|cny|rmb|hkd|twd|(?:days?|hours?|minutes?|mins?|seconds?|secs?|times)\b))
+        |(?:usdt|usdc|usd|btc|eth|cny|rmb|hkd|twd|days?|hours?|minutes?|mins?
+          |seconds?|secs?|times)\b))  # an amount or a duration, not a code
     """,
     re.IGNORECASE | re.VERBOSE,
 )
@@ -331,12 +332,14 @@ _SEED_LABEL = re.compile(
     """,
     re.IGNORECASE | re.VERBOSE,
 )
-_EN_WORD = re.compile(r"[A-Za-z]+")
+# A word; a JSON escape before it ("abandon\\nability" in a log line) is not.
+_EN_WORD = re.compile(r"(?:\\[nrt])?([A-Za-z]+)")
 _CJK_CHAR = re.compile(r"[\u4e00-\u9fff]")
 # What may stand between two words of a phrase: spaces, commas, numbering,
-# and the ">" of a quoted reply.
+# the ">" of a quoted reply, and JSON-escaped line breaks.
 _GAP = re.compile(
-    r"[\s,，、;；|/>\-]*+(?:[(（\[#]?\d{1,2}(?:[.)）\]:：、\-]|\s)[\s,，、;；|]*+)?"
+    r"(?:[\s,，、;；|/>\-]|\\[nrt])*+"
+    r"(?:[(（\[#]?\d{1,2}(?:[.)）\]:：、\-]|\s)(?:[\s,，、;；|]|\\[nrt])*+)?"
 )
 # What may stand between a line's edge and an unlabelled, unspaced Chinese
 # phrase: spaces, quotes, and ">" of quoted mail.
@@ -561,7 +564,7 @@ def _standalone_phrase(text: str, seg: list[tuple[int, int, int]]) -> list[tuple
 def _seeds(text: str, out: list[tuple[int, int, int, str]]) -> None:
     english, simplified, traditional = _wordlists()
     labels = _Labels(text)
-    en_tokens = [(m.start(), m.end(), m.group().lower()) for m in _EN_WORD.finditer(text)]
+    en_tokens = [(m.start(1), m.end(1), m[1].lower()) for m in _EN_WORD.finditer(text)]
     _seed_pass(text, labels, en_tokens, english, False, out, set())
     zh_tokens = [(m.start(), m.end(), m.group()) for m in _CJK_CHAR.finditer(text)]
     if len(zh_tokens) >= 12:

@@ -33,8 +33,18 @@ def strip_prefixes(subject: str) -> str:
     return text.strip()
 
 
+# OpenCC folds 帳 (the usual Traditional "account": 帳戶, 帳號) to the variant
+# 帐, while Simplified subjects and the shipped aliases write 账.
+_VARIANTS = str.maketrans({"帐": "账"})
+
+
+def _fold(text: str) -> str:
+    """Traditional -> Simplified, variant characters unified, lower case."""
+    return to_simplified(text).translate(_VARIANTS).lower()
+
+
 def _norm_alias(alias: str) -> str:
-    return re.sub(r"\s+", " ", to_simplified(normalize(alias)).lower()).strip()
+    return re.sub(r"\s+", " ", _fold(normalize(alias))).strip()
 
 
 @lru_cache(maxsize=16)
@@ -66,7 +76,7 @@ def _bounded(alias: str, body: str) -> str:
 def parse_subject(subject: str, types: tuple[IssueType, ...], uid_pattern: str) -> SubjectInfo:
     """Classify a subject as ok / missing_uid / unknown_type / absent."""
     text = _CASE_TAG.sub(" ", strip_prefixes(normalize(subject or "")))
-    folded = to_simplified(text).lower()
+    folded = _fold(text)
     uid = _find_uid(text, uid_pattern)  # not folded: a custom pattern may be case-sensitive
     type_id = _find_type(folded, types)
     if type_id and uid:

@@ -1,0 +1,82 @@
+"""What the daemon has done and is doing, read from its state store."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from router.classify import read_metadata
+from router.config import Settings
+from router.state import State
+
+
+def collect(settings: Settings) -> dict[str, Any]:
+    if not settings.state_path.exists():
+        return {"state": str(settings.state_path), "running_since": None, "note": "no state store yet: the daemon has not run", "model": _model(settings.model_path)}
+    state = State(settings.state_path)
+    try:
+        db = state.db
+        midnight = time.mktime(time.localtime()[:3] + (0, 0, 0, 0, 0, -1))
+        today = {r[0]: r[1] for r in db.execute(
+            "SELECT outcome, COUNT(*) FROM messages WHERE step='filed' AND updated>=? GROUP BY outcome", (midnight,))}
+        total = {r[0]: r[1] for r in db.execute("SELECT outcome, COUNT(*) FROM messages WHERE step='filed' GROUP BY outcome")}
+        in_progress = db.execute("SELECT COUNT(*) FROM messages WHERE step!='filed'").fetchone()[0]
+        deferred = [dict(r) for r in db.execute(
+            "SELECT message_id, attempts, next_attempt, last_error FROM messages WHERE step!='filed' AND attempts>0 ORDER BY next_attempt LIMIT 20")]
+        replies = {f"{r[0]}:{r[1]}": r[2] for r in db.execute("SELECT outcome, COALESCE(reason,''), COUNT(*) FROM replies GROUP BY outcome, reason")}
+        limited = [dict(r) for r in db.execute(
+            "SELECT sender, COUNT(*) AS suppressed, MAX(ts) AS last FROM replies WHERE reason LIKE 'rate_limited%' GROUP BY sender ORDER BY last DESC LIMIT 20")]
+        open_cases = db.execute("SELECT COUNT(*) FROM cases WHERE status='open'").fetchone()[0]
+        recent_cases = [dict(r) for r in db.execute(
+            "SELECT case_id, sender, category, route, required, present, updated FROM cases WHERE status='open' ORDER BY updated DESC LIMIT 10")]
+        last_poll = state.get_meta("last_poll")
+        return {
+            "state": str(settings.state_path),
+            "last_poll": last_poll,
+            "last_poll_age_seconds": round(time.time() - last_poll, 1) if last_poll else None,
+            "backlog": state.get_meta("backlog", 0),
+            "in_progress": in_progress,
+            "deferred": deferred,
+            "today_by_outcome": today,
+            "total_by_outcome": total,
+            "dead_letter": total.get("dead_letter", 0),
+            "quarantine": total.get("quarantine", 0),
+            "replies": replies,
+            "rate_limited_senders": limited,
+            "open_cases": open_cases,
+            "recent_cases": recent_cases,
+            "model": _model(settings.model_path),
+        }
+    finally:
+        state.close()
+
+
+def _model(path: Path) -> dict[str, Any] | None:
+    meta = read_metadata(path)
+    if not meta:
+        return None
+    return {"path": str(path), "version": meta.get("version"), "created": meta.get("created"),
+            "cv_metrics": meta.get("cv_metrics"), "holdout_metrics": meta.get("holdout_metrics"),
+            "thresholds": meta.get("thresholds")}
+
+
+def format_status(s: dict[str, Any]) -> str:
+    if s.get("note"):
+        return f"{s['note']} ({s['state']})"
+    lines = [f"state store: {s['state']}"]
+    age = s.get("last_poll_age_seconds")
+    lines.append(f"last poll: {age:.0f}s ago" if age is not None else "last poll: never")
+    lines.append(f"backlog: {s['backlog']}  in progress: {s['in_progress']}  deferred: {len(s['deferred'])}")
+    lines.append("today: " + (", ".join(f"{k}={v}" for k, v in sorted(s["today_by_outcome"].items())) or "nothing yet"))
+    lines.append(f"dead-letter: {s['dead_letter']}  quarantine: {s['quarantine']}  open cases: {s['open_cases']}")
+    lines.append("replies: " + (", ".join(f"{k.rstrip(':')}={v}" for k, v in sorted(s["replies"].items())) or "none"))
+    if s["rate_limited_senders"]:
+        lines.append("rate-limited senders: " + ", ".join(f"{r['sender']} ({r['suppressed']})" for r in s["rate_limited_senders"]))
+    m = s.get("model")
+    if m:
+        figs = m.get("holdout_metrics") or m.get("cv_metrics") or {}
+        lines.append(f"model: {m['version']} ({m['created']})" + (f", macro-F1 {figs['macro_f1']:.3f}" if figs.get("macro_f1") else ""))
+    else:
+        lines.append("model: none")
+    return "\n".join(lines)
