@@ -99,33 +99,44 @@ def _tail(path: Path, lines: int = 40) -> str:
     return "\n".join(text.splitlines()[-lines:]) or f"<{path} empty>"
 
 
-def _proc_children(pid: int) -> list[tuple[int, str]]:
-    """(pid, start time) of every direct child of ``pid``, from /proc.
+@dataclass(frozen=True)
+class _Child:
+    """A child of the Dovecot master, identified safely against pid reuse."""
 
-    The start time makes a later kill safe against pid reuse.
-    """
-    found: list[tuple[int, str]] = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        # Field 2 (comm) may contain spaces/parens: split after the last ')'.
-        fields = stat[stat.rfind(")") + 2 :].split()
-        if int(fields[1]) == pid:
-            found.append((int(entry.name), fields[19]))
-    return found
+    pid: int
+    start_time: str
+    title: str  # Dovecot's process title, e.g. "dovecot-sandbox-4242/log"
+
+    def alive(self) -> bool:
+        """True while the same process exists and is not a zombie."""
+        fields = _stat_fields(self.pid)
+        return fields is not None and fields[19] == self.start_time and fields[0] != "Z"
 
 
-def _still_same_process(pid: int, start_time: str) -> bool:
+def _stat_fields(pid: int) -> list[str] | None:
+    """/proc/<pid>/stat fields from field 3 (state) on; None if gone."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
-        return False
-    fields = stat[stat.rfind(")") + 2 :].split()
-    return fields[19] == start_time and fields[0] != "Z"
+        return None
+    # comm (field 2) may contain spaces or parentheses: split after the last ')'.
+    return stat[stat.rfind(")") + 2 :].split()
+
+
+def _children_of(pid: int) -> list[_Child]:
+    found: list[_Child] = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        fields = _stat_fields(int(entry.name))
+        if fields is None or int(fields[1]) != pid:
+            continue
+        try:
+            title = (entry / "cmdline").read_bytes().split(b"\0")[0].decode(errors="replace")
+        except OSError:
+            continue
+        found.append(_Child(int(entry.name), fields[19], title))
+    return found
 
 
 class Dovecot:
@@ -281,78 +292,74 @@ class Dovecot:
                 f"{self.binary} not found: the IMAP integration harness needs a real Dovecot "
                 "(Debian/Ubuntu: apt-get install dovecot-imapd)"
             )
-        self._prepare_dirs()
-        if self._port is None:
-            self._port = free_port()
-        if self.ssl and self._ssl_port is None:
-            self._ssl_port = free_port()
-            while self._ssl_port == self._port:
-                self._ssl_port = free_port()
-        if self.ssl and not self.cert_file.exists():
-            self._make_certificate()
-        self._write_config()
-
-        stderr_path = self.base_dir / "dovecot.stderr"
-        with open(stderr_path, "ab") as stderr:
-            # -F: stay in the foreground so this object owns the master pid
-            # and can reap it; no daemonising, no pid-file guessing.
-            self._proc = subprocess.Popen(
-                [self.binary, "-F", "-c", str(self.config_file)],
-                stdin=subprocess.DEVNULL,
-                stdout=stderr,
-                stderr=stderr,
-                cwd=self.base_dir,
-                start_new_session=True,  # Ctrl-C in a demo must not half-kill it
-            )
-        with _LIVE_LOCK:
-            _LIVE.add(self)
-        log.debug("dovecot pid %s starting on %s:%s", self._proc.pid, self.host, self._port)
         try:
+            self._launch()
             self._wait_ready()
         except BaseException:
             self.stop()
             raise
+        assert self._proc is not None
         log.info("dovecot ready on %s:%s (pid %s, dir %s)", self.host, self._port, self._proc.pid, self.base_dir)
 
-    def stop(self, timeout: float = 10.0) -> None:
+    def stop(self, timeout: float = 10.0, *, graceful: bool = False) -> None:
         """Stop the master and make sure none of its children survive.
 
         Maildir, config and log are kept so :meth:`start` can resume them.
+
+        Dovecot 2.3's master, after SIGTERM has ended every service, sends
+        SIGQUIT to the processes still left (only its log process by then)
+        and sleeps a fixed 1 s before exiting (services_monitor_wait_and_kill
+        in src/master/service-monitor.c). That second is pure waiting, so by
+        default, once everything but the log process is gone, the master is
+        SIGKILLed; the log process then sees EOF, writes what it still has
+        and exits. ``graceful=True`` waits the full second instead.
         """
         proc = self._proc
         if proc is None:
+            self._remove_private_run_dir()
             return
-        children = _proc_children(proc.pid)
+        children = _children_of(proc.pid)
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout)
-            except subprocess.TimeoutExpired:
+            deadline = time.monotonic() + timeout
+            while proc.poll() is None and time.monotonic() < deadline:
+                if not graceful and children and not any(
+                    c.alive() for c in children if not c.title.endswith("/log")
+                ):
+                    proc.kill()
+                    break
+                time.sleep(0.01)
+            if proc.poll() is None and time.monotonic() >= deadline:
                 log.warning("dovecot pid %s ignored SIGTERM for %ss; killing", proc.pid, timeout)
                 proc.kill()
-                proc.wait()
-        # The master signals its children on shutdown but does not wait for
-        # every one of them; anything left is an orphan now.
+            proc.wait()
+        # Whatever is left is an orphan now; give it a moment, then kill it.
         deadline = time.monotonic() + 2.0
-        survivors = [c for c in children if _still_same_process(*c)]
+        survivors = [c for c in children if c.alive()]
         while survivors and time.monotonic() < deadline:
-            time.sleep(0.02)
-            survivors = [c for c in survivors if _still_same_process(*c)]
-        for pid, start_time in survivors:
-            if _still_same_process(pid, start_time):
-                log.warning("killing leftover dovecot child %s", pid)
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
+            time.sleep(0.01)
+            survivors = [c for c in survivors if c.alive()]
+        for child in survivors:
+            log.warning("killing leftover dovecot process %s (%s)", child.pid, child.title)
+            try:
+                os.kill(child.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        if self._run_dir is not None:
+            # A SIGKILLed master leaves its pid file; a stale one could make
+            # the next start() think Dovecot is still running (pid reuse).
+            (self._run_dir / "master.pid").unlink(missing_ok=True)
         self._proc = None
         with _LIVE_LOCK:
             _LIVE.discard(self)
+        self._remove_private_run_dir()
+        log.debug("dovecot in %s stopped", self.base_dir)
+
+    def _remove_private_run_dir(self) -> None:
         if self._private_run_dir is not None:
             shutil.rmtree(self._private_run_dir, ignore_errors=True)
             self._private_run_dir = None
         self._run_dir = None
-        log.debug("dovecot in %s stopped", self.base_dir)
 
     def restart(self) -> None:
         """Stop and start again on the same port(s), keeping all mail.
@@ -486,6 +493,33 @@ class Dovecot:
         return old, new
 
     # -- internals ------------------------------------------------------
+
+    def _launch(self) -> None:
+        """Prepare directories, ports, certificate and config; spawn the master."""
+        self._prepare_dirs()
+        if self._port is None:
+            self._port = free_port()
+        if self.ssl and self._ssl_port is None:
+            self._ssl_port = free_port()
+            while self._ssl_port == self._port:
+                self._ssl_port = free_port()
+        if self.ssl and not self.cert_file.exists():
+            self._make_certificate()
+        self._write_config()
+        with open(self.base_dir / "dovecot.stderr", "ab") as stderr:
+            # -F: stay in the foreground so this object owns the master pid
+            # and can reap it; no daemonising, no pid-file guessing.
+            self._proc = subprocess.Popen(
+                [self.binary, "-F", "-c", str(self.config_file)],
+                stdin=subprocess.DEVNULL,
+                stdout=stderr,
+                stderr=stderr,
+                cwd=self.base_dir,
+                start_new_session=True,  # Ctrl-C in a demo must not half-kill it
+            )
+        with _LIVE_LOCK:
+            _LIVE.add(self)
+        log.debug("dovecot pid %s starting on %s:%s", self._proc.pid, self.host, self._port)
 
     def _prepare_dirs(self) -> None:
         self.base_dir.mkdir(parents=True, exist_ok=True)

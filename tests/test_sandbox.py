@@ -215,6 +215,7 @@ def test_stop_leaves_no_processes(dovecot_factory: Callable[..., Dovecot]) -> No
 def test_long_base_dir_uses_short_socket_dir() -> None:
     # dovecot_factory's dirs are short; make one that is not.
     short = Path(tempfile.mkdtemp(prefix="dv", dir="/tmp"))
+    short.chmod(0o711)  # as root, Dovecot's unprivileged mail uid must traverse it
     try:
         long_dir = short / ("x" * 100)
         with Dovecot(long_dir) as server:

@@ -28,7 +28,7 @@ _PATTERNS = [
     r"\baccount (?:was |has been |got |is |been )?(?:compromised|taken over|hijacked|stolen)",
     r"\b(?:someone|somebody|a stranger|an unknown person|someone else|a hacker|hackers?)\b.{0,60}"
     r"\b(?:logged in|log(?:ged)? into|accessed|withdrew|transferred|stole|changed my|took)",
-    rf"\b(?:unauthori[sz]ed|unapproved)\b\s+(?:(?!to\b)\w+\s+){{0,2}}(?:{_ACTIONS})",
+    rf"\b(?:unauthori[sz]ed|unapproved)\b\s+(?:(?!(?:to|from|by|error)\b)\w+\s+){{0,2}}(?:{_ACTIONS})",
     r"\bnot authori[sz]ed by me\b|\bwithout my (?:permission|consent|authori[sz]ation|knowledge)\b",
     r"\b(?:i )?(?:did not|didn't|never|have not|haven't)\s+"
     r"(?:make|made|authori[sz]e|authori[sz]ed|initiate|initiated|request|requested|place|placed|do|approve|approved)\b"
@@ -58,7 +58,7 @@ _COMPROMISE = re.compile("|".join(f"(?:{p})" for p in _PATTERNS), re.IGNORECASE)
 _GUARD = re.compile(
     r"(?:\b(?:protect|prevent|avoid|keep|safe|secure|guard|defend|safeguard)\b.{0,60}\bfrom\s+(?:\w+\s+){0,2}"
     r"|\b(?:prevent|avoid|stop)\s+(?:\w+\s+){0,3}"
-    r"|\b(?:not|never)\s+|n't\s+"
+    r"|\b(?:not|never)\s+|n't\s+|\b40[13]\s*[-:]?\s*"  # negated; an HTTP status, not an incident
     r"|(?:防止|避免|以免|防范|预防|免得|免受|免遭|远离|保护|怎么防|如何防)[^，。！？,.!?；;\n]{0,8}"
     r"|(?:不|不会|不再|别|没|没有|并未|未曾|从未))$",
     re.IGNORECASE,

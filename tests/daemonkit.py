@@ -1,0 +1,123 @@
+"""Helpers for tests that run the real daemon against Dovecot and aiosmtpd."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import os
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+from router.sandbox import Dovecot, SmtpSink
+
+REPO = Path(__file__).resolve().parents[1]
+PASSWORD_ENV = "ROUTER_TEST_IMAP_PASSWORD"
+
+
+def write_config(tmp: Path, dovecot: Dovecot, sink: SmtpSink, extra: str = "", **sections: dict[str, Any]) -> Path:
+    """A config for this sandbox; `sections` override keys, e.g. smtp={"retry_base_seconds": 0.2}."""
+    base: dict[str, dict[str, Any]] = {
+        "imap": {"host": dovecot.host, "port": dovecot.port, "security": "none", "username": dovecot.user,
+                 "password_env": PASSWORD_ENV, "poll_interval_seconds": 2, "timeout": 10},
+        "smtp": {"host": sink.host, "port": sink.port, "security": "none",
+                 "from_address": "support@exchange.example", "retry_base_seconds": 0.2, "retry_max_seconds": 2, "timeout": 10},
+        "state": {"path": str(tmp / "state" / "router.sqlite3")},
+        "model": {"path": str(REPO / "models" / "current.joblib"), "training_data": str(REPO / "training_data")},
+    }
+    for name, values in sections.items():
+        base.setdefault(name, {}).update(values)
+    lines = []
+    for name, values in base.items():
+        lines.append(f"[{name}]")
+        for k, v in values.items():
+            lines.append(f"{k} = {_toml(v)}")
+        lines.append("")
+    cfg = tmp / "config.toml"
+    cfg.write_text("\n".join(lines) + extra, encoding="utf-8")
+    return cfg
+
+
+def _toml(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, float)):
+        return repr(v)
+    if isinstance(v, list):
+        return "[" + ", ".join(_toml(x) for x in v) + "]"
+    return '"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def env_for(dovecot: Dovecot) -> dict[str, str]:
+    return {**os.environ, PASSWORD_ENV: dovecot.password}
+
+
+def router_cmd(cfg: Path, *args: str) -> list[str]:
+    return [sys.executable, "-m", "router", "--config", str(cfg), "--log-format", "json", *args]
+
+
+def run_once(cfg: Path, dovecot: Dovecot, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(router_cmd(cfg, "run", "--once"), env=env_for(dovecot), capture_output=True, text=True, timeout=timeout)
+
+
+def start_daemon(cfg: Path, dovecot: Dovecot, log: Path) -> subprocess.Popen[bytes]:
+    with log.open("ab") as fh:  # the child keeps its own copy of the descriptor
+        return subprocess.Popen(router_cmd(cfg, "run"), env=env_for(dovecot), stdout=fh, stderr=fh)
+
+
+def make_mail(i: int, subject: str = "Withdrawal Failed - UID 12345678", body: str = "My USDT withdrawal failed yesterday, please check.",
+              sender: str | None = None, **headers: str) -> bytes:
+    msg = EmailMessage()
+    msg["From"] = sender or f"customer{i}@mail.example"
+    msg["To"] = "support@exchange.example"
+    msg["Subject"] = subject
+    msg["Date"] = "Tue, 24 Nov 2026 09:00:00 +0000"
+    msg["Message-ID"] = f"<t{i}.{abs(hash(subject)) % 10**6}@mail.example>"
+    for k, v in headers.items():
+        msg[k.replace("_", "-")] = v
+    msg.set_content(body)
+    return bytes(msg)
+
+
+def parsed(data: bytes) -> email.message.Message:
+    return email.message_from_bytes(data, policy=email.policy.compat32)
+
+
+def forwards(sink: SmtpSink) -> dict[str, list[tuple[str, tuple[str, ...]]]]:
+    """original Message-ID -> [(forward Message-ID, recipients)]"""
+    out: dict[str, list[tuple[str, tuple[str, ...]]]] = defaultdict(list)
+    for m in sink.messages:
+        msg = parsed(m.data)
+        original = (msg.get("X-Router-Original-Message-ID") or "").strip()
+        if original:
+            out[original].append(((msg.get("Message-ID") or "").strip(), m.rcpt_tos))
+    return dict(out)
+
+
+def replies(sink: SmtpSink) -> list[tuple[email.message.Message, Any]]:
+    return [(parsed(m.data), m) for m in sink.messages if (parsed(m.data).get("Auto-Submitted") or "").startswith("auto-replied")]
+
+
+def mailbox_ids(dovecot: Dovecot) -> dict[str, list[str]]:
+    """folder -> Message-IDs of the messages in it."""
+    out: dict[str, list[str]] = {}
+    for folder in dovecot.folders():
+        try:
+            raws = dovecot.list_folder(folder)
+        except Exception:  # noqa: BLE001 - \Noselect parents
+            continue
+        out[folder] = [(parsed(r).get("Message-ID") or "").strip() for r in raws]
+    return out
+
+
+def wait_until(pred: Any, timeout: float, interval: float = 0.1) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return True
+        time.sleep(interval)
+    return bool(pred())

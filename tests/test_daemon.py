@@ -1,0 +1,153 @@
+"""`router run` against a real Dovecot and a real SMTP server (aiosmtpd)."""
+
+from __future__ import annotations
+
+import signal
+import sqlite3
+import subprocess
+import time
+from pathlib import Path
+
+from daemonkit import (REPO, forwards, mailbox_ids, make_mail, parsed, router_cmd, env_for, run_once,
+                       start_daemon, wait_until, write_config)
+from router.sandbox import Dovecot, SmtpSink
+
+
+def _load_samples(dovecot: Dovecot) -> list[bytes]:
+    raws = [p.read_bytes() for p in sorted((REPO / "samples").glob("*.eml"))]
+    for raw in raws:
+        dovecot.append("INBOX", raw)
+    return raws
+
+
+def test_end_to_end_forwards_files_and_never_twice(tmp_path: Path, dovecot: Dovecot, smtp_sink: SmtpSink) -> None:
+    _load_samples(dovecot)
+    cfg = write_config(tmp_path, dovecot, smtp_sink)
+    first = run_once(cfg, dovecot)
+    assert first.returncode == 0, first.stderr[-2000:]
+    assert "Traceback" not in first.stderr
+    assert dovecot.uids("INBOX") == []
+    boxes = mailbox_ids(dovecot)
+    fw = forwards(smtp_sink)
+    expect = {
+        "<freeze-001@mail.example>": ("Routed/Compliance", "compliance-team@exchange.example"),
+        "<hacked-002@mail.example>": ("Restricted", "security-team@exchange.example"),
+        "<wd-003@mail.example>": ("Routed/General", "support-team@exchange.example"),
+        "<vuln-013@mail.example>": ("Routed/Security", "security-team@exchange.example"),
+        "<dmarc-008@mail.example>": ("Routed/Review", "triage@exchange.example"),
+        "<ooo-005@mail.example>": ("Automated", None),
+        "<bounce-006@mx.mail.example>": ("Automated", None),
+        "<danger-007@mail.example>": ("Quarantine", None),
+    }
+    for mid, (folder, team) in expect.items():
+        assert mid in boxes.get(folder, []), (mid, folder, boxes)
+        if team:
+            assert [rcpt for _, rcpt in fw[mid]] == [(team,)], fw.get(mid)
+        else:
+            assert mid not in fw
+    # every sample is somewhere, exactly once
+    assert sum(len(v) for v in boxes.values()) == 14
+    # forwarded copy: original attached, X-Router headers, deterministic Message-ID
+    msg = next(parsed(m.data) for m in smtp_sink.messages if "freeze-001" in (parsed(m.data).get("X-Router-Original-Message-ID") or ""))
+    assert msg["X-Router-Category"] == "compliance" and msg["X-Router-Route"] == "compliance"
+    assert msg["X-Router-Case-Id"] and msg["X-Router-Model-Version"] and msg["X-Router-Language"] == "zh"
+    assert msg["Subject"].startswith("[COMPLIANCE][UID 20231187][Case #")
+    assert any(p.get_content_type() == "message/rfc822" for p in msg.walk())
+    # the redacted copy for the message with a password
+    hacked = next(m.data for m in smtp_sink.messages if b"hacked-002" in m.data and b"X-Router-Original" in m.data)
+    assert b"Tr0ub4dor&3xx" not in hacked and b"[REDACTED:password]" in hacked
+
+    sent = len(smtp_sink.messages)
+    second = run_once(cfg, dovecot)
+    assert second.returncode == 0 and len(smtp_sink.messages) == sent
+
+
+def test_smtp_temporary_failures_are_retried(tmp_path: Path, dovecot: Dovecot, smtp_sink: SmtpSink) -> None:
+    for i in range(5):
+        dovecot.append("INBOX", make_mail(i))
+    smtp_sink.fail_with(451, "4.3.0 try again later", count=4)
+    cfg = write_config(tmp_path, dovecot, smtp_sink)
+    proc = run_once(cfg, dovecot)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert dovecot.uids("INBOX") == []
+    assert len(forwards(smtp_sink)) == 5
+    assert "temporary failure" in proc.stderr
+
+
+def test_smtp_421_then_recovery(tmp_path: Path, dovecot: Dovecot, smtp_sink: SmtpSink) -> None:
+    for i in range(3):
+        dovecot.append("INBOX", make_mail(i))
+    smtp_sink.fail_with(421, "4.7.0 too busy", count=2)
+    cfg = write_config(tmp_path, dovecot, smtp_sink)
+    assert run_once(cfg, dovecot).returncode == 0
+    assert dovecot.uids("INBOX") == [] and len(forwards(smtp_sink)) == 3
+
+
+def test_smtp_permanent_failure_goes_to_dead_letter(tmp_path: Path, dovecot: Dovecot, smtp_sink: SmtpSink) -> None:
+    dovecot.append("INBOX", make_mail(1))
+    smtp_sink.fail_with(550, "5.1.1 mailbox unavailable", count=None)
+    cfg = write_config(tmp_path, dovecot, smtp_sink)
+    proc = run_once(cfg, dovecot)
+    assert proc.returncode == 0
+    assert len(mailbox_ids(dovecot)["DeadLetter"]) == 1
+    db = sqlite3.connect(tmp_path / "state" / "router.sqlite3")
+    outcome, error = db.execute("SELECT outcome, last_error FROM messages").fetchone()
+    assert outcome == "dead_letter" and "550" in error
+
+
+def test_uidvalidity_change_forwards_nothing_twice(tmp_path: Path, dovecot: Dovecot, smtp_sink: SmtpSink) -> None:
+    raws = [make_mail(i) for i in range(6)]
+    for raw in raws:
+        dovecot.append("INBOX", raw)
+    cfg = write_config(tmp_path, dovecot, smtp_sink)
+    assert run_once(cfg, dovecot).returncode == 0
+    sent = len(smtp_sink.messages)
+    old_validity = dovecot.uidvalidity("INBOX")
+    # The mailbox is recreated (new UIDVALIDITY) and the same messages reappear in it.
+    dovecot.recreate_inbox_same_messages()
+    for raw in raws:
+        dovecot.append("INBOX", raw)
+    assert dovecot.uidvalidity("INBOX") != old_validity
+    assert run_once(cfg, dovecot).returncode == 0
+    assert len(smtp_sink.messages) == sent
+    assert dovecot.uids("INBOX") == []
+    assert len(mailbox_ids(dovecot)["Routed/General"]) == 12  # the reappeared copies are filed, not acted on
+
+
+def test_move_fallback_without_move_capability(tmp_path: Path, dovecot_factory, smtp_sink: SmtpSink) -> None:  # type: ignore[no-untyped-def]
+    server = dovecot_factory(disable_move=True)
+    for i in range(3):
+        server.append("INBOX", make_mail(i))
+    cfg = write_config(tmp_path, server, smtp_sink)
+    proc = run_once(cfg, server)
+    assert proc.returncode == 0, proc.stderr[-1500:]
+    assert server.uids("INBOX") == []
+    assert len(mailbox_ids(server)["Routed/General"]) == 3
+    assert "copy+uid_expunge" in proc.stderr
+
+
+def test_oversize_mail_quarantined_and_bad_mail_does_not_block(tmp_path: Path, dovecot: Dovecot, smtp_sink: SmtpSink) -> None:
+    dovecot.append("INBOX", make_mail(1, body="x" * 300_000))
+    dovecot.append("INBOX", b"\x00\x01garbage without headers\xff" * 10)
+    dovecot.append("INBOX", make_mail(2))
+    cfg = write_config(tmp_path, dovecot, smtp_sink, limits={"max_message_bytes": 100_000})
+    assert run_once(cfg, dovecot).returncode == 0
+    boxes = mailbox_ids(dovecot)
+    assert len(boxes["Quarantine"]) == 2 and len(boxes["Routed/General"]) == 1
+    assert dovecot.uids("INBOX") == []
+
+
+def test_second_daemon_is_refused_and_sigterm_exits_zero(tmp_path: Path, dovecot: Dovecot, smtp_sink: SmtpSink) -> None:
+    cfg = write_config(tmp_path, dovecot, smtp_sink)
+    proc = start_daemon(cfg, dovecot, tmp_path / "daemon.log")
+    try:
+        assert wait_until(lambda: b"router started" in (tmp_path / "daemon.log").read_bytes(), 30)
+        other = subprocess.run(router_cmd(cfg, "run", "--once"), env=env_for(dovecot), capture_output=True, text=True, timeout=60)
+        assert other.returncode == 1 and "already" in other.stderr
+        t0 = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=10) == 0
+        assert time.monotonic() - t0 < 10
+    finally:
+        if proc.poll() is None:
+            proc.kill()

@@ -1,0 +1,163 @@
+"""The analysts' CLI: train, evaluate, promote, and their one-line errors."""
+
+from __future__ import annotations
+
+import csv
+import json
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from router import classify
+from router.cli import main
+from router.training import dataset
+from router.training.train import fingerprint, train
+
+REPO = Path(__file__).resolve().parents[1]
+
+_TOPICS = {
+    "card_lost": ["lost my card", "card was stolen from my wallet", "cannot find my debit card", "my card is missing since friday"],
+    "refund": ["want my money back", "please refund the order", "refund has not arrived", "how long does a refund take"],
+    "top_up": ["top up failed", "added money but balance unchanged", "top-up by bank transfer pending", "cannot add funds with apple pay"],
+}
+
+
+def _write_csv(path: Path, n_per: int = 30, seed: int = 1) -> None:
+    rnd = random.Random(seed)
+    fillers = ["hi", "hello team", "urgent:", "please help,", "", "quick question:", "good morning,"]
+    tails = ["thanks", "asap", "what do I do?", "", "regards", "this is annoying", "today"]
+    with path.open("w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["utterance", "intent"])
+        for label, phrases in _TOPICS.items():
+            for i in range(n_per):
+                w.writerow([f"{rnd.choice(fillers)} {rnd.choice(phrases)} {rnd.choice(tails)} #{i}", label])
+
+
+def test_train_and_evaluate_other_labels_from_csv(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = tmp_path / "intents.csv"
+    _write_csv(data)
+    model = tmp_path / "m.joblib"
+    assert main(["train", "--data", str(data), "--text-column", "utterance", "--label-column", "intent",
+                 "--out", str(model), "--no-progress"]) == 0
+    meta = json.loads(model.with_suffix(".json").read_text())
+    assert meta["labels"] == sorted(_TOPICS)
+    assert meta["training_data_hash"] and meta["sklearn_version"] and meta["created"]
+    capsys.readouterr()
+    assert main(["evaluate", "--model", str(model), "--data", str(data), "--text-column", "utterance",
+                 "--label-column", "intent", "--json", "--plot", str(tmp_path / "cm.png")]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["n"] == 90 and out["labels"] == sorted(_TOPICS)
+    assert out["accuracy"] > 0.9 and len(out["confusion"]) == 3
+    assert (tmp_path / "cm.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_train_from_eml_folders(tmp_path: Path) -> None:
+    for label, words in (("a", "refund money back"), ("b", "card lost stolen")):
+        folder = tmp_path / "data" / label
+        folder.mkdir(parents=True)
+        for i in range(6):
+            (folder / f"{i}.eml").write_bytes(
+                f"From: x{i}@mail.example\r\nSubject: {words} {i}\r\nMessage-ID: <{label}{i}@x>\r\n\r\n{words} please {i}\r\n".encode()
+            )
+    out = tmp_path / "m.joblib"
+    assert main(["train", "--data", str(tmp_path / "data"), "--out", str(out), "--no-progress", "--holdout", "0"]) == 0
+    assert classify.load(out).labels == ["a", "b"]
+
+
+@pytest.mark.parametrize(
+    "setup, needle",
+    [
+        ("empty", "no labelled"),
+        ("nocolumn", "no column 'text'"),
+        ("missing", "no such file"),
+    ],
+)
+def test_bad_data_one_line_error(tmp_path: Path, capsys: pytest.CaptureFixture[str], setup: str, needle: str) -> None:
+    data = tmp_path / "d.csv"
+    if setup == "empty":
+        data.write_text("text,label\n", encoding="utf-8")
+    elif setup == "nocolumn":
+        data.write_text("body,label\nhello,a\n", encoding="utf-8")
+    rc = main(["train", "--data", str(data), "--out", str(tmp_path / "m.joblib"), "--no-progress"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 1
+    assert len([line for line in err if line.startswith("router: error:")]) == 1
+    assert needle in err[-1] and "Traceback" not in "\n".join(err)
+
+
+def test_corrupt_and_wrong_version_models(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import joblib
+
+    bad = tmp_path / "bad.joblib"
+    bad.write_bytes(b"this is not a pickle at all")
+    assert main(["evaluate", "--model", str(bad)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "not a router model" in err
+
+    data = tmp_path / "d.csv"
+    _write_csv(data, n_per=10)
+    clf = train(dataset.load([data], "utterance", "intent"), cv_folds=0).classifier
+    clf.metadata["sklearn_version"] = "0.99.0"
+    old = tmp_path / "old.joblib"
+    joblib.dump({"format": classify.MODEL_FORMAT, "pipeline": clf.pipeline, "metadata": clf.metadata}, old)
+    assert main(["triage", "--model", str(old), str(REPO / "samples" / "03-withdrawal-failed-en.eml")]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "scikit-learn 0.99.0" in err
+
+    notmodel = tmp_path / "dict.joblib"
+    joblib.dump({"hello": 1}, notmodel)
+    with pytest.raises(Exception, match="not a router model"):
+        classify.load(notmodel)
+
+
+def test_training_is_seeded_and_reproducible(tmp_path: Path) -> None:
+    data = tmp_path / "d.csv"
+    _write_csv(data)
+    ex = dataset.load([data], "utterance", "intent")
+    a, b = train(ex, seed=0).classifier, train(ex, seed=0).classifier
+    assert fingerprint(a) == fingerprint(b)
+    assert a.version == b.version
+
+
+def test_shipped_model_is_reproducible_from_training_data() -> None:
+    """models/current.joblib is what `router train --out models/current.joblib` makes."""
+    shipped = classify.load(REPO / "models" / "current.joblib")
+    meta = shipped.metadata
+    examples = dataset.load([REPO / "training_data"])
+    train_set, held = dataset.split(examples, meta["holdout_fraction"])
+    assert dataset.data_hash(train_set) == meta["training_data_hash"], "model is stale: retrain with router train --out models/current.joblib"
+    again = train(train_set, seed=meta["seed"]).classifier
+    assert again.version == shipped.version
+    texts = [e.text for e in held[:200]]
+    assert np.allclose(again.pipeline.predict_proba(texts), shipped.pipeline.predict_proba(texts), atol=1e-9)
+    assert again.metadata["thresholds"] == meta["thresholds"]
+
+
+def test_shipped_model_meets_the_bar_on_held_out_split(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["evaluate", "--json"]) == 0
+    m = json.loads(capsys.readouterr().out)
+    assert m["macro_f1"] >= 0.95, m["macro_f1"]
+    assert {"zh", "en"} <= set(m["per_language"])
+
+
+def test_promote_refuses_a_worse_model(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A model trained on a sliver of the data must not replace a good one."""
+    import shutil
+
+    cfg = tmp_path / "config.toml"
+    shutil.copy(REPO / "models" / "current.joblib", tmp_path / "current.joblib")
+    shutil.copy(REPO / "models" / "current.json", tmp_path / "current.json")
+    cfg.write_text(f'[model]\npath = "current.joblib"\ntraining_data = "{REPO / "training_data"}"\n', encoding="utf-8")
+    examples = dataset.load([REPO / "training_data"])
+    train_set, _ = dataset.split(examples, 0.2)
+    weak = train(train_set[::25], seed=0, cv_folds=0, extra_metadata={"holdout_fraction": 0.2, "data_paths": [str(REPO / "training_data")]}).classifier
+    classify.save(weak, tmp_path / "weak.joblib")
+    before = (tmp_path / "current.joblib").read_bytes()
+    assert main(["--config", str(cfg), "promote", str(tmp_path / "weak.joblib")]) == 1
+    assert "not promoted" in capsys.readouterr().err
+    assert (tmp_path / "current.joblib").read_bytes() == before
+    # The same model promotes over itself (not worse).
+    assert main(["--config", str(cfg), "promote", str(REPO / "models" / "current.joblib")]) == 0
