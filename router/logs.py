@@ -58,5 +58,5 @@ def setup(level: str = "INFO", fmt: str = "json", stream: Any = None) -> None:
     root.handlers[:] = [handler]
     root.setLevel(level)
     # Libraries that may log protocol lines or payloads stay quiet below WARNING.
-    for name in ("imapclient", "imaplib", "mailparser", "apscheduler", "mail.log"):
+    for name in ("imapclient", "imaplib", "mailparser", "apscheduler", "mail.log", "matplotlib", "PIL"):
         logging.getLogger(name).setLevel(max(logging.WARNING, logging.getLevelName(level)))

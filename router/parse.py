@@ -168,6 +168,9 @@ def decode_bytes(data: bytes, label: str | None = None, *, hint: str | None = No
     utf8 = _strict(data, "utf-8")
     if utf8 is not None:
         return utf8
+    utf8 = _mostly_utf8(data)
+    if utf8 is not None:
+        return utf8
     hint_codec = _codec(hint)
     if hint_codec and hint_codec != "utf-8" and not _SINGLE_BYTE.match(hint_codec):
         text = _strict(data, hint_codec)
@@ -186,6 +189,25 @@ def decode_bytes(data: bytes, label: str | None = None, *, hint: str | None = No
     if guess:
         return _lenient(data, guess)
     return _lenient(data, "utf-8")
+
+
+def _mostly_utf8(data: bytes) -> str | None:
+    """UTF-8 text with a stray bad byte or two (a cut or a bad copy) as UTF-8."""
+    text = data.decode("utf-8", errors="replace")
+    bad = text.count("\ufffd")
+    good = sum(1 for ch in text if ord(ch) > 127) - bad
+    return text if good >= 4 * bad and good >= 4 else None
+
+
+def _ascii_compatible(codec: str) -> bool:
+    """Whether ASCII bytes read as ASCII (not UTF-16/32, UTF-7, HZ, ISO-2022)."""
+    probe = b"From: <a@b.c> =?x?B?QQ==?= ~{ +AGE- 0123 \t\r\n"
+    if codec.startswith(("utf_16", "utf-16", "utf_32", "utf-32", "utf_7", "utf-7", "hz", "iso2022", "iso-2022")):
+        return False
+    try:
+        return probe.decode(codec) == probe.decode("ascii")
+    except Exception:  # noqa: BLE001
+        return False
 
 
 def _detect(data: bytes) -> str | None:
@@ -216,7 +238,8 @@ def _detect_other(data: bytes) -> str | None:
         return None
     if best is None:
         return None
-    return _codec(best.encoding) or None
+    codec = _codec(best.encoding)
+    return codec if codec and _ascii_compatible(codec) else None
 
 
 def _plausible_cjk(text: str) -> bool:
@@ -397,7 +420,7 @@ def _message_charset(msg: Message, parts: list[tuple[Message, int]]) -> str | No
         if part.is_multipart() or part.get_content_maintype() != "text":
             continue
         codec = _codec(part.get_content_charset())
-        if codec and codec != "utf-8":
+        if codec and codec != "utf-8" and _ascii_compatible(codec):
             return codec
         if not codec:
             data = part.get_payload(decode=True)

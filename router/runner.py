@@ -168,8 +168,11 @@ class Runner:
         for action in record["actions"]:
             if action["type"] != "forward":
                 continue
+            if self.state.delivered(mail.message_id, "forward", action["to"]):
+                continue  # sent before (a requeue or a correction must not duplicate it)
             msg = build_forward(raw, mail, record, action["to"], self.settings)
             self.outbox.send(msg, self.settings.smtp.from_address, [action["to"]])
+            self.state.record_delivery(mail.message_id, "forward", action["to"], str(msg["Message-ID"]))
             metrics.FORWARDS.labels(route=record["route"]).inc()
             self.state.event("forwarded", mail.message_id, f"to {action['to']} as {msg['Message-ID']}")
         self.state.advance(row, "forwarded")

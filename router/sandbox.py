@@ -123,13 +123,36 @@ def _stat_fields(pid: int) -> list[str] | None:
     return stat[stat.rfind(")") + 2 :].split()
 
 
-def _children_of(pid: int) -> list[_Child]:
+def _signal(child: _Child, signum: int) -> None:
+    if child.alive():
+        try:
+            os.kill(child.pid, signum)
+        except ProcessLookupError:
+            pass
+
+
+def _read_from(path: Path, offset: int) -> bytes:
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(offset)
+            return handle.read()
+    except OSError:
+        return b""
+
+
+def _session_members(sid: int) -> list[_Child]:
+    """Every live process in session ``sid`` except its leader.
+
+    The master is started with start_new_session=True, so its pid is the
+    session id of every process it forks, at any depth, even after they are
+    orphaned; that identifies exactly what this instance started.
+    """
     found: list[_Child] = []
     for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
+        if not entry.name.isdigit() or int(entry.name) == sid:
             continue
         fields = _stat_fields(int(entry.name))
-        if fields is None or int(fields[1]) != pid:
+        if fields is None or int(fields[3]) != sid or fields[0] == "Z":
             continue
         try:
             title = (entry / "cmdline").read_bytes().split(b"\0")[0].decode(errors="replace")
@@ -258,6 +281,16 @@ class Dovecot:
     def running(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
 
+    @property
+    def master_pid(self) -> int | None:
+        """Pid of the Dovecot master (also the session id of all its processes)."""
+        return self._proc.pid if self._proc is not None else None
+
+    @property
+    def run_dir(self) -> Path | None:
+        """Where the unix sockets live while running (maybe a short /tmp/dv* dir)."""
+        return self._run_dir
+
     def log_tail(self, lines: int = 40) -> str:
         """Last lines of Dovecot's log and of its early stderr, for error messages."""
         return (
@@ -302,49 +335,61 @@ class Dovecot:
         log.info("dovecot ready on %s:%s (pid %s, dir %s)", self.host, self._port, self._proc.pid, self.base_dir)
 
     def stop(self, timeout: float = 10.0, *, graceful: bool = False) -> None:
-        """Stop the master and make sure none of its children survive.
+        """Stop the master and every process it started; keep all data.
 
         Maildir, config and log are kept so :meth:`start` can resume them.
 
-        Dovecot 2.3's master, after SIGTERM has ended every service, sends
-        SIGQUIT to the processes still left (only its log process by then)
-        and sleeps a fixed 1 s before exiting (services_monitor_wait_and_kill
-        in src/master/service-monitor.c). That second is pure waiting, so by
-        default, once everything but the log process is gone, the master is
-        SIGKILLed; the log process then sees EOF, writes what it still has
-        and exits. ``graceful=True`` waits the full second instead.
+        Two Dovecot 2.3 shutdown behaviours are worked around here (both seen
+        with strace on 2.3.19):
+
+        * On SIGTERM the master ends its services but NOT logged-in imap
+          sessions: they (plus the stats and log processes serving them) keep
+          running until their client disconnects. They are sent SIGTERM, so a
+          connected client gets "* BYE Server shutting down." as it would
+          from a real server shutdown.
+        * The master then SIGQUITs what is left and sleeps a fixed 1 s
+          (services_monitor_wait_and_kill in src/master/service-monitor.c).
+          Unless ``graceful``, once nothing but the log process remains the
+          master is SIGKILLed instead of waiting; the log process then reads
+          its pipes to EOF, writes everything and exits on its own.
         """
         proc = self._proc
         if proc is None:
             self._remove_private_run_dir()
             return
-        children = _children_of(proc.pid)
+        sid = proc.pid
+        deadline = time.monotonic() + timeout
         if proc.poll() is None:
+            log_offset = self.log_file.stat().st_size if self.log_file.exists() else 0
             proc.send_signal(signal.SIGTERM)
-            deadline = time.monotonic() + timeout
+            # Wait until the master has acted on SIGTERM (its first act is to
+            # log it), so it no longer respawns processes that exit.
+            acknowledged = min(deadline, time.monotonic() + 2.0)
+            while proc.poll() is None and time.monotonic() < acknowledged:
+                if b"Killed with signal" in _read_from(self.log_file, log_offset):
+                    break
+                time.sleep(0.005)
+            time.sleep(0.02)
+            for child in _session_members(sid):
+                if not child.title.endswith("/log"):
+                    _signal(child, signal.SIGTERM)
             while proc.poll() is None and time.monotonic() < deadline:
-                if not graceful and children and not any(
-                    c.alive() for c in children if not c.title.endswith("/log")
-                ):
+                if not graceful and all(c.title.endswith("/log") for c in _session_members(sid)):
                     proc.kill()
                     break
                 time.sleep(0.01)
             if proc.poll() is None and time.monotonic() >= deadline:
-                log.warning("dovecot pid %s ignored SIGTERM for %ss; killing", proc.pid, timeout)
+                log.warning("dovecot pid %s still running %ss after SIGTERM; killing", sid, timeout)
                 proc.kill()
             proc.wait()
-        # Whatever is left is an orphan now; give it a moment, then kill it.
-        deadline = time.monotonic() + 2.0
-        survivors = [c for c in children if c.alive()]
-        while survivors and time.monotonic() < deadline:
+        # The log process exits once every writer has gone; anything else
+        # still around after a grace period is killed.
+        grace = time.monotonic() + 2.0
+        while _session_members(sid) and time.monotonic() < grace:
             time.sleep(0.01)
-            survivors = [c for c in survivors if c.alive()]
-        for child in survivors:
+        for child in _session_members(sid):
             log.warning("killing leftover dovecot process %s (%s)", child.pid, child.title)
-            try:
-                os.kill(child.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+            _signal(child, signal.SIGKILL)
         if self._run_dir is not None:
             # A SIGKILLed master leaves its pid file; a stale one could make
             # the next start() think Dovecot is still running (pid reuse).
@@ -656,32 +701,59 @@ class Dovecot:
     def _wait_ready(self) -> None:
         """Poll until the port greets and a LOGIN + SELECT succeeds.
 
-        A bare TCP accept is not enough: the master accepts on behalf of
-        imap-login even when imap-login or the mail process is failing.
+        A bare TCP accept is not enough: the kernel accepts on the listener
+        even when imap-login or the mail process is failing (imap-login
+        refusing to run as root looked exactly like that). The greeting is
+        awaited in short slices so a master that dies meanwhile is noticed at
+        once, and a foreign listener on the port cannot stall the probe.
         """
         assert self._proc is not None
         deadline = time.monotonic() + self.start_timeout
         last_error: BaseException | None = None
         while time.monotonic() < deadline:
-            if self._proc.poll() is not None:
-                raise RuntimeError(
-                    f"dovecot exited with status {self._proc.returncode} during startup\n{self.log_tail()}"
-                )
+            self._raise_if_exited()
             try:
-                with self.client(timeout=2.0) as c:
+                self._await_greeting(deadline)
+                with self.client(timeout=max(0.5, deadline - time.monotonic())) as c:
                     c.select_folder("INBOX")
                 if self.ssl:
                     ctx = ssl.create_default_context(cafile=str(self.cert_file))
-                    with self.client(tls="implicit", ssl_context=ctx, timeout=2.0):
+                    with self.client(tls="implicit", ssl_context=ctx, timeout=max(0.5, deadline - time.monotonic())):
                         pass
                 return
             except (OSError, IMAPClient.Error) as exc:
                 last_error = exc
-                time.sleep(0.05)
+                time.sleep(0.02)
+        self._raise_if_exited()
         raise RuntimeError(
             f"dovecot did not serve a login on {self.host}:{self._port} within "
             f"{self.start_timeout}s (last error: {last_error!r})\n{self.log_tail()}"
         )
+
+    def _raise_if_exited(self) -> None:
+        assert self._proc is not None
+        if self._proc.poll() is not None:
+            raise RuntimeError(
+                f"dovecot exited with status {self._proc.returncode} during startup\n{self.log_tail()}"
+            )
+
+    def _await_greeting(self, deadline: float) -> None:
+        with socket.create_connection((self.host, self.port), timeout=0.5) as sock:
+            sock.settimeout(0.05)
+            data = b""
+            while b"\n" not in data:
+                self._raise_if_exited()
+                if time.monotonic() > deadline:
+                    raise TimeoutError("no IMAP greeting")
+                try:
+                    chunk = sock.recv(512)
+                except TimeoutError:
+                    continue
+                if not chunk:
+                    raise ConnectionError("connection closed before the IMAP greeting")
+                data += chunk
+            if not data.startswith(b"* OK"):
+                raise ConnectionError(f"unexpected greeting {data[:80]!r}")
 
 
 def _first_existing_user(*names: str) -> str:

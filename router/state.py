@@ -46,6 +46,14 @@ CREATE INDEX IF NOT EXISTS messages_mid ON messages (mailbox, message_id);
 CREATE INDEX IF NOT EXISTS messages_hash ON messages (mailbox, content_hash);
 CREATE INDEX IF NOT EXISTS messages_case ON messages (case_id);
 CREATE INDEX IF NOT EXISTS messages_updated ON messages (updated);
+CREATE TABLE IF NOT EXISTS deliveries (
+    original_id TEXT NOT NULL,
+    purpose     TEXT NOT NULL,
+    recipient   TEXT NOT NULL,
+    message_id  TEXT NOT NULL,
+    ts          REAL NOT NULL,
+    PRIMARY KEY (original_id, purpose, recipient)
+);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS events (
     ts REAL NOT NULL, kind TEXT NOT NULL, message_id TEXT, detail TEXT
@@ -190,6 +198,18 @@ class State:
 
     def rows(self, where: str = "1=1", params: tuple[Any, ...] = ()) -> list[MessageRow]:
         return [r for r in (_row(x) for x in self.db.execute(f"SELECT * FROM messages WHERE {where}", params)) if r]
+
+    # -- deliveries: what was sent about which message (never twice) ---------
+    def delivered(self, original_id: str, purpose: str, recipient: str) -> bool:
+        return self.db.execute(
+            "SELECT 1 FROM deliveries WHERE original_id=? AND purpose=? AND recipient=?", (original_id, purpose, recipient)
+        ).fetchone() is not None
+
+    def record_delivery(self, original_id: str, purpose: str, recipient: str, message_id: str) -> None:
+        self.db.execute(
+            "INSERT OR IGNORE INTO deliveries (original_id, purpose, recipient, message_id, ts) VALUES (?,?,?,?,?)",
+            (original_id, purpose, recipient, message_id, time.time()),
+        )
 
     # -- meta and events -----------------------------------------------------
     def set_meta(self, key: str, value: Any) -> None:

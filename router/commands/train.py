@@ -61,6 +61,11 @@ def run(args: argparse.Namespace) -> int:
             "label_column": args.label_column,
         },
     )
+    if held:
+        from router.training.evaluate import evaluate
+
+        m = evaluate(result.classifier, held)
+        result.classifier.metadata["holdout_metrics"] = {k: m[k] for k in ("n", "accuracy", "macro_f1", "per_language", "security_recall_with_review", "review_rate") if k in m}
     bar.set_postfix_str("saving")
     classify.save(result.classifier, out)
     bar.update(bar.total - bar.n)
@@ -70,6 +75,9 @@ def run(args: argparse.Namespace) -> int:
     print(f"wrote {out} (version {meta['version']}, {len(train_set)} examples, {len(meta['labels'])} labels, {len(held)} held out)")
     if cv:
         print(f"cross-validation: accuracy={cv['accuracy']:.4f} macro-F1={cv['macro_f1']:.4f}")
+    if meta.get("holdout_metrics"):
+        h = meta["holdout_metrics"]
+        print(f"held-out split: accuracy={h['accuracy']:.4f} macro-F1={h['macro_f1']:.4f} (n={h['n']}; `router evaluate` shows the full report)")
     if any(meta["thresholds"].values()):
         print("review thresholds: " + ", ".join(f"{k}={v:.3f}" for k, v in meta["thresholds"].items()))
     return 0

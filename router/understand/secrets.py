@@ -416,7 +416,8 @@ class _Labels:
         Needed for unspaced Chinese, where almost any prose is list characters.
         """
         gap = text[self.ends[k] : pos]
-        return bool((gap or self.has_sep[k]) and _LABEL_GAP.fullmatch(gap))
+        # Whitespace alone is not an introduction: "我把 seed 打在下面..." is prose.
+        return bool((gap.strip() or self.has_sep[k]) and _LABEL_GAP.fullmatch(gap))
 
     def before(self, pos: int) -> int | None:
         """Latest unused label ending within reach before `pos`."""
