@@ -708,6 +708,7 @@ def _body(parts: list[tuple[Message, int]], limits: Limits, hint: str | None) ->
         body = "\n".join(plain)
     else:
         body = html_to_text("\n".join(html))
+    body = body.replace("\r\n", "\n").replace("\r", "\n")  # one line ending for the checks
     return body[: limits.max_text_chars]
 
 

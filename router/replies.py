@@ -223,6 +223,7 @@ class Replier:
         self._record(mail.message_id, record["case_id"], sender, "sent", template, replace_row=True)
         metrics.REPLIES.labels(outcome="sent", reason=template).inc()
         self.state.event("replied", mail.message_id, f"acknowledgement ({template}) as {msg['Message-ID']}")
+        log.info("replied", extra={"message_id": mail.message_id, "case_id": record["case_id"], "template": template})
 
     def _limit(self, sender: str, case_id: str) -> str | None:
         db, now = self.state.db, time.time()

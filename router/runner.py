@@ -105,7 +105,9 @@ class Runner:
                 self.state.set_meta("last_uid", max(batch))
         finally:
             self.outbox.close()
-        self.state.set_meta("backlog", max(0, len(uids) - result.handled))
+        remaining = max(0, len(uids) - result.handled)
+        self.state.set_meta("backlog", remaining)
+        metrics.BACKLOG.set(remaining)
         return result
 
     # -- one message ----------------------------------------------------------
@@ -162,6 +164,9 @@ class Runner:
         record["reasons"] = [redact(r) for r in record["reasons"]]
         self.state.advance(row, "decided", record=record, route=record["route"], case_id=record["case_id"],
                            sender=mail.from_address, folder=_folder(record, self.settings))
+        log.info("decided", extra={"message_id": mail.message_id, "case_id": record["case_id"], "route": record["route"],
+                                   "category": record["category"], "confidence": record["confidence"],
+                                   "language": record["language"], "secrets": record["secrets"]})
         return record
 
     def _forward(self, row: MessageRow, raw: bytes, mail: ParsedMail, record: dict[str, Any]) -> None:
@@ -175,6 +180,8 @@ class Runner:
             self.state.record_delivery(mail.message_id, "forward", action["to"], str(msg["Message-ID"]))
             metrics.FORWARDS.labels(route=record["route"]).inc()
             self.state.event("forwarded", mail.message_id, f"to {action['to']} as {msg['Message-ID']}")
+            log.info("forwarded", extra={"message_id": mail.message_id, "case_id": record["case_id"], "route": record["route"],
+                                         "to": action["to"], "forward_id": str(msg["Message-ID"])})
         self.state.advance(row, "forwarded")
 
     def _set_aside(self, mb: Mailbox, uid: int, row: MessageRow, mail: ParsedMail, where: str, reason: str) -> str:

@@ -151,3 +151,4 @@ def test_second_daemon_is_refused_and_sigterm_exits_zero(tmp_path: Path, dovecot
     finally:
         if proc.poll() is None:
             proc.kill()
+            proc.wait()
