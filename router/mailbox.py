@@ -182,6 +182,46 @@ class Mailbox:
         self.ensure_folder(folder)
         self.c.append(folder, raw)
 
+    # -- other folders (requeue, corrections, label) --------------------------
+    def select(self, folder: str) -> bool:
+        """Select another folder; False when it does not exist.
+
+        `reselect()` goes back to the configured folder; `file()` moves out
+        of whichever folder is selected.
+        """
+        if not self.c.folder_exists(folder):
+            return False
+        self.c.select_folder(folder)
+        return True
+
+    def count(self, folder: str) -> int:
+        """How many messages `folder` holds (STATUS, no SELECT); 0 if missing."""
+        if not self.c.folder_exists(folder):
+            return 0
+        return int(self.c.folder_status(folder, [b"MESSAGES"]).get(b"MESSAGES", 0))
+
+    def _live(self, criteria: list[str]) -> list[int]:
+        if not self.has("MOVE") and not self.has("UIDPLUS"):
+            criteria = [*criteria, "NOT", "KEYWORD", self.settings.move_fallback_keyword]
+        return sorted(int(x) for x in self.c.search(criteria))
+
+    def all_uids(self) -> list[int]:
+        """UIDs in the selected folder, without copies already moved on."""
+        return self._live(["ALL"])
+
+    def search_message_id(self, message_id: str) -> list[int]:
+        """UIDs in the selected folder whose Message-ID header is exactly `message_id`."""
+        found = self._live(["HEADER", "Message-ID", message_id])
+        if not found:
+            return []
+        out = []
+        for uid, data in self.c.fetch(found, ["BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)]"]).items():
+            raw = b"".join(v for k, v in data.items() if isinstance(k, bytes) and k.startswith(b"BODY[HEADER") and isinstance(v, bytes))
+            value = raw.split(b":", 1)[1] if b":" in raw else b""
+            if b" ".join(value.split()).decode("ascii", "replace").strip() == message_id.strip():
+                out.append(int(uid))
+        return sorted(out)
+
     # -- waiting ----------------------------------------------------------
     def idle_wait(self, max_seconds: float, should_stop: callable) -> bool:  # type: ignore[valid-type]
         """IDLE until the server reports new mail, max_seconds pass or should_stop().

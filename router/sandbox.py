@@ -12,8 +12,9 @@ loopback, both owned by the calling process:
 * :class:`SmtpSink` runs an aiosmtpd ``Controller`` that records every accepted
   message and can be told to refuse commands (421/451/550 ...).
 
-Both are context managers and never leave processes or threads behind; neither
-needs network access beyond 127.0.0.1.
+Both are context managers and never leave processes or threads behind (Dovecot
+is also tied to the calling process with PR_SET_PDEATHSIG, so a SIGKILLed test
+run takes it down too); neither needs network access beyond 127.0.0.1.
 
 Dovecot refuses to give mailbox access to uid 0 (imap processes are started
 with ``MAIL_STORAGE_SERVICE_FLAG_DISALLOW_ROOT``), and its login processes
@@ -101,7 +102,7 @@ def _tail(path: Path, lines: int = 40) -> str:
 
 @dataclass(frozen=True)
 class _Child:
-    """A child of the Dovecot master, identified safely against pid reuse."""
+    """A process of one Dovecot instance, identified safely against pid reuse."""
 
     pid: int
     start_time: str
@@ -187,16 +188,25 @@ class Dovecot:
         mail_user: str | None = None,
         binary: str = DOVECOT_BINARY,
         start_timeout: float = 10.0,
+        die_with_parent: bool = True,
     ) -> None:
         """Configure (not start) a server.
 
         ``ssl`` adds STARTTLS on the plain port and an implicit-TLS listener
         on :attr:`ssl_port`, with a self-signed certificate for 127.0.0.1 /
         localhost (:attr:`cert_file`). ``disable_move`` hides MOVE from the
-        capability list to exercise COPY+EXPUNGE fallbacks. ``mail_user`` is
+        capability list to exercise COPY+EXPUNGE fallbacks; it is
+        advertisement only (Dovecot 2.3 has no switch to disable the command,
+        a raw ``UID MOVE`` still succeeds, imapclient's ``move()`` refuses
+        client-side). ``mail_user`` is
         the account owning the maildir when running as root (default
         ``nobody``); ignored otherwise. Ports default to free ones picked at
         the first :meth:`start` and kept by :meth:`restart`.
+        ``die_with_parent`` makes the kernel stop the server if this process
+        dies without calling :meth:`stop` (PR_SET_PDEATHSIG via util-linux
+        ``setpriv``). The signal follows the *thread* that called
+        :meth:`start`, so start from a thread that outlives the server (the
+        main thread in tests and scripts) or pass False.
         """
         self.base_dir = Path(base_dir).absolute()
         self._user = user
@@ -207,6 +217,7 @@ class Dovecot:
         self._ssl_port = ssl_port
         self.binary = binary
         self.start_timeout = start_timeout
+        self.die_with_parent = die_with_parent
         self._proc: subprocess.Popen[bytes] | None = None
         self._private_run_dir: Path | None = None
         self._run_dir: Path | None = None
@@ -551,11 +562,20 @@ class Dovecot:
         if self.ssl and not self.cert_file.exists():
             self._make_certificate()
         self._write_config()
+        # -F: stay in the foreground so this object owns the master pid and
+        # can reap it; no daemonising, no pid-file guessing.
+        argv = [self.binary, "-F", "-c", str(self.config_file)]
+        setpriv = shutil.which("setpriv")
+        if self.die_with_parent and setpriv is not None:
+            # If this process is SIGKILLed (or a CI timeout SIGTERMs it, which
+            # skips atexit), the kernel SIGTERMs the master. setpriv execs
+            # dovecot in place, so the pid is still the master's.
+            argv = [setpriv, "--pdeathsig", "TERM", "--", *argv]
+        elif self.die_with_parent:
+            log.debug("setpriv not found: dovecot will not die with this process")
         with open(self.base_dir / "dovecot.stderr", "ab") as stderr:
-            # -F: stay in the foreground so this object owns the master pid
-            # and can reap it; no daemonising, no pid-file guessing.
             self._proc = subprocess.Popen(
-                [self.binary, "-F", "-c", str(self.config_file)],
+                argv,
                 stdin=subprocess.DEVNULL,
                 stdout=stderr,
                 stderr=stderr,

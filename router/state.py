@@ -98,6 +98,9 @@ class State:
         from router import cases  # the case tables live with their logic
 
         self.db.executescript(cases.SCHEMA)
+        from router import corrections  # analysts' corrections (SPEC 1, 10)
+
+        self.db.executescript(corrections.SCHEMA)
 
     def close(self) -> None:
         self.db.close()
@@ -198,6 +201,55 @@ class State:
 
     def rows(self, where: str = "1=1", params: tuple[Any, ...] = ()) -> list[MessageRow]:
         return [r for r in (_row(x) for x in self.db.execute(f"SELECT * FROM messages WHERE {where}", params)) if r]
+
+    def requeue(self, mailbox: str, message_id: str, content_hash: str | None = None, dry_run: bool = False) -> dict[str, Any]:
+        """Make a known message be decided again when it next appears in the mailbox.
+
+        Its row goes back to step `claimed` with the decision cleared (the
+        old values are kept in an event), so that `claim()` recognises it
+        under its new UID and the runner decides it afresh.  What was already
+        delivered stays in `deliveries` and `replies` and is not repeated:
+        a forward to the same address is skipped, a reply that was sent is
+        not sent again; a reply that was only *suppressed* (quarantine,
+        unparseable...) is forgotten so the new pass may acknowledge.
+        Returns what was known before.
+        """
+        rows = self.rows("mailbox=? AND message_id=?", (mailbox, message_id))
+        if not rows and content_hash:
+            rows = self.rows("mailbox=? AND content_hash=?", (mailbox, content_hash))
+        sent = [dict(r) for r in self.db.execute(
+            "SELECT purpose, recipient AS 'to', message_id FROM deliveries WHERE original_id=? ORDER BY ts", (message_id,))]
+        reply = self.db.execute("SELECT outcome, reason FROM replies WHERE message_id=?", (message_id,)).fetchone()
+        info: dict[str, Any] = {
+            "known": bool(rows),
+            "previous": [{"step": r.step, "route": r.route, "outcome": r.outcome, "folder": r.folder, "case_id": r.case_id} for r in rows],
+            "already_sent": sent,
+            "reply": dict(reply) if reply else None,
+        }
+        if dry_run:
+            return info
+        with self.transaction() as db:
+            for r in rows:
+                db.execute(
+                    "UPDATE messages SET step='claimed', record=NULL, route=NULL, folder=NULL, outcome=NULL, attempts=0,"
+                    " next_attempt=0, last_error=NULL, updated=? WHERE mailbox=? AND uidvalidity=? AND uid=?",
+                    (time.time(), r.mailbox, r.uidvalidity, r.uid),
+                )
+                if r.case_id:
+                    # A case made of this message alone is re-opened by the new decision
+                    # (its route may change); a case with other messages keeps its route.
+                    others = db.execute("SELECT COUNT(*) FROM case_messages WHERE case_id=? AND message_id!=?",
+                                        (r.case_id, message_id)).fetchone()[0]
+                    if not others:
+                        db.execute("DELETE FROM cases WHERE case_id=?", (r.case_id,))
+                        db.execute("DELETE FROM case_messages WHERE case_id=?", (r.case_id,))
+            if reply and reply["outcome"] == "suppressed":
+                db.execute("DELETE FROM replies WHERE message_id=? AND outcome='suppressed'", (message_id,))
+            prev = "; ".join(f"step={p['step']} route={p['route']} outcome={p['outcome']} folder={p['folder']}" for p in info["previous"]) or "unknown message"
+            if reply:
+                prev += f"; reply {reply['outcome']} ({reply['reason']})"
+            self.event("requeued", message_id, prev[:500])
+        return info
 
     # -- deliveries: what was sent about which message (never twice) ---------
     def delivered(self, original_id: str, purpose: str, recipient: str) -> bool:

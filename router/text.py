@@ -96,12 +96,25 @@ def split_reply(text: str) -> str:
 _DROP_UNTIL = {tag: re.compile(rf"</{tag}\s*>", re.I) for tag in ("script", "style", "title", "textarea", "template")}
 _HEAD_END = re.compile(r"</head\s*>", re.I)
 _TAG_NAME = re.compile(r"</?([a-zA-Z][a-zA-Z0-9:-]{0,30})")
-_BLOCK_TAGS = frozenset(
-    "br p div tr li h1 h2 h3 h4 h5 h6 table tbody thead tfoot ul ol dl dt dd blockquote pre hr "
-    "section article header footer address center form title".split()
-)
+# Line breaks: <br> is one hard break each; block tags need "a new line" and
+# paragraph-like ones "a blank line", however many of them meet.
+_LINE, _PARAGRAPH, _BR = "\x01", "\x02", "\x03"
+_BLOCK_TAGS = {
+    **dict.fromkeys("div tr li dt dd tbody thead tfoot ul ol dl section article header footer address center form title".split(), _LINE),
+    **dict.fromkeys("p h1 h2 h3 h4 h5 h6 table blockquote pre hr".split(), _PARAGRAPH),
+    "br": _BR,
+}
+_BREAKS_RUN = re.compile(r"[ \t\r\f\v\u00a0]*[\x01\x02\x03][\x01\x02\x03\s\u00a0]*")
 _CELL_TAGS = frozenset({"td", "th"})
 _MAX_TAG = 2000
+
+
+_NO_MARKERS = {ord(_LINE): None, ord(_PARAGRAPH): None, ord(_BR): None}
+
+
+def _breaks(m: re.Match[str]) -> str:
+    run = m.group(0)
+    return "\n" * max(2 if _PARAGRAPH in run else 1, run.count(_BR))
 
 
 def html_to_text(html: str) -> str:
@@ -117,6 +130,7 @@ def html_to_text(html: str) -> str:
     """
     import html as html_mod
 
+    html = html.translate(_NO_MARKERS)  # the break markers below are ours alone
     out: list[str] = []
     n = len(html)
     pos = 0
@@ -158,10 +172,11 @@ def html_to_text(html: str) -> str:
                 pos = end_m.end()
                 continue
         if name in _BLOCK_TAGS:
-            out.append("\n")
+            out.append(_BLOCK_TAGS[name])
         elif name in _CELL_TAGS:
             out.append(" ")
-    text = html_mod.unescape("".join(out))
+    text = html_mod.unescape("".join(out))  # &#1; and the like unescape to nothing
+    text = _BREAKS_RUN.sub(_breaks, text)
     text = re.sub(r"[ \t\r\f\v\u00a0\u200b]+", " ", text)
     text = re.sub(r" ?\n ?", "\n", text)
     text = re.sub(r"\n{3,}", "\n\n", text)

@@ -121,3 +121,80 @@ def wait_until(pred: Any, timeout: float, interval: float = 0.1) -> bool:
             return True
         time.sleep(interval)
     return bool(pred())
+
+
+# -- helpers for the resilience tests and benches -------------------------------
+
+
+class _DelayedHandler:
+    """Wraps SmtpSink's handler: DATA is recorded first, answered `delay` s later."""
+
+    def __init__(self, inner: Any, delay: float) -> None:
+        self.inner = inner
+        self.delay = delay
+
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]) -> str:
+        return str(await self.inner.handle_RCPT(server, session, envelope, address, rcpt_options))
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        import asyncio
+
+        status = str(await self.inner.handle_DATA(server, session, envelope))
+        if self.delay > 0 and status.startswith("250"):
+            await asyncio.sleep(self.delay)
+        return status
+
+
+def slow_smtp(sink: SmtpSink, delay: float) -> None:
+    """Make a started sink answer each accepted DATA only `delay` seconds after recording it.
+
+    Real relays take tens of milliseconds per message; on loopback the sink
+    answers at once. The delay also widens the window in which a sender that
+    dies has had its message accepted without learning so, which is exactly
+    the crash window the resilience tests want to hit. Applies to connections
+    opened afterwards (aiosmtpd builds one SMTP protocol per connection from
+    the controller's handler).
+    """
+    controller = sink._controller  # noqa: SLF001 - test helper over the sandbox
+    if controller is None:
+        raise RuntimeError("start the sink first")
+    inner = controller.handler.inner if isinstance(controller.handler, _DelayedHandler) else controller.handler
+    controller.handler = _DelayedHandler(inner, delay) if delay > 0 else inner
+
+
+def log_events(log: Path) -> list[dict[str, Any]]:
+    """The JSON log lines of a daemon (non-JSON lines are skipped)."""
+    import json
+
+    out = []
+    try:
+        text = log.read_text(encoding="utf-8", errors="replace")
+    except FileNotFoundError:
+        return out
+    for line in text.splitlines():
+        line = line.strip()
+        if line.startswith("{"):
+            try:
+                out.append(json.loads(line))
+            except ValueError:
+                continue
+    return out
+
+
+def count_events(log: Path, event: str) -> int:
+    return sum(1 for e in log_events(log) if e.get("event") == event)
+
+
+def stop_daemon(proc: subprocess.Popen[bytes], timeout: float = 10) -> int | None:
+    """SIGTERM, then SIGKILL if it does not exit in time; returns the exit code of the SIGTERM (None if killed)."""
+    import signal
+
+    if proc.poll() is not None:
+        return proc.returncode
+    proc.send_signal(signal.SIGTERM)
+    try:
+        return proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        return None

@@ -402,7 +402,7 @@ def test_html_only_body_becomes_text():
     )
     raw = msg(b"Content-Type: text/html; charset=utf-8", html.encode())
     mail = parsed(raw)
-    assert mail.body == "Hello & welcome!\nline one\nline two\n<tag> 我的"
+    assert mail.body == "Hello & welcome!\n\nline one\nline two\n<tag> 我的"
     assert "dropped" not in mail.body and "color" not in mail.body and "Title" not in mail.body
 
 

@@ -10,6 +10,8 @@ import shutil
 import smtplib
 import socket
 import ssl
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -225,6 +227,39 @@ def test_stop_leaves_no_processes(dovecot_factory: Callable[..., Dovecot]) -> No
     assert "Server shutting down" in server.log_file.read_text()
     with pytest.raises(OSError):
         socket.create_connection((server.host, server.port), timeout=1).close()
+
+
+def test_server_dies_with_its_owner(tmp_path: Path) -> None:
+    """A SIGKILLed test run (CI timeout) must not leave Dovecot running."""
+    base = Path(tempfile.mkdtemp(prefix="dv", dir="/tmp"))
+    script = (
+        "import sys, time\n"
+        "from pathlib import Path\n"
+        "from router.sandbox import Dovecot\n"
+        "d = Dovecot(Path(sys.argv[1]))\n"
+        "d.start()\n"
+        "print(d.master_pid, flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    owner = subprocess.Popen([sys.executable, "-c", script, str(base)], stdout=subprocess.PIPE)
+    try:
+        assert owner.stdout is not None
+        master = int(owner.stdout.readline())
+        assert _alive(master)
+        owner.kill()
+        owner.wait()
+        deadline = time.monotonic() + 10
+        while (_alive(master) or _session_members(master)) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not _alive(master)
+        assert _session_members(master) == []
+    finally:
+        if owner.poll() is None:
+            owner.kill()
+            owner.wait()
+        if owner.stdout is not None:
+            owner.stdout.close()
+        shutil.rmtree(base, ignore_errors=True)
 
 
 def test_long_base_dir_uses_short_socket_dir() -> None:

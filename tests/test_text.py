@@ -67,7 +67,7 @@ def test_all_quote_keeps_the_text(text):
     "text",
     [
         "I got an email\nFrom: someone claiming to be you, asking for my password.\nIs it real?",
-        "Sent from my wallet address to your deposit address\nbut the deposit is not credited",
+        "Deposit missing.\nSent from my wallet address to your deposit address\nbut it is not credited",
         "The transfer was sent from my phone wallet.\nStill missing.",
         "在这里我写了很多\n请看",
     ],
@@ -95,17 +95,25 @@ def test_html_to_text_basics():
         "<script>alert('x')</script><p>Hello&nbsp;&amp; welcome</p>line1<br>line2<BR/>"
         "&#25105;&lt;x&gt;<!-- hidden comment --></body></html>"
     )
-    assert html_to_text(html) == "Hello & welcome\nline1\nline2\n我<x>"
+    assert html_to_text(html) == "Hello & welcome\n\nline1\nline2\n我<x>"
 
 
 def test_html_to_text_blocks_cells_and_literal_less_than():
     html = "<div>a</div><div>b</div><table><tr><td>c</td><td>d</td></tr></table><p>1 < 2 and 3 > 2</p>"
-    assert html_to_text(html) == "a\nb\nc d\n1 < 2 and 3 > 2"
+    assert html_to_text(html) == "a\nb\n\nc d\n\n1 < 2 and 3 > 2"
 
 
 def test_html_to_text_drops_outlook_conditional_comments():
     html = "<!--[if gte mso 9]><xml><o:OfficeDocumentSettings>junk</o:OfficeDocumentSettings></xml><![endif]--><p>real text</p>"
     assert html_to_text(html) == "real text"
+
+
+def test_html_to_text_line_breaks_do_not_stack():
+    assert html_to_text("<div>a</div>\n<div>b</div>") == "a\nb"
+    assert html_to_text("<div>x<br></div><div>y</div>") == "x\ny"
+    assert html_to_text("a<br><br>b") == "a\n\nb"
+    assert html_to_text("<p>a</p><p>b</p>") == "a\n\nb"
+    assert html_to_text("plain\ntext\n\nwith lines") == "plain\ntext\n\nwith lines"
 
 
 def test_html_to_text_unclosed_script_hides_the_rest_like_a_browser():

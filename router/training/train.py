@@ -100,11 +100,15 @@ def train(
     y = np.array([e.label for e in examples])
     params = {**DEFAULT_PARAMS, **(params or {})}
     folds = min(cv_folds, min(counts.values()))
+    if min(counts.values()) < 3:
+        folds = 0  # too few examples per class to cross-validate or calibrate within folds
     cv_metrics: dict[str, Any] = {}
     thresholds = {lab: 0.0 for lab in labels}
     if folds >= 2 and cv_folds > 0:
         say(f"cross-validating ({folds} folds)")
-        pipe = build_pipeline({**params, "calibration_folds": min(params["calibration_folds"], folds)}, seed)
+        # Calibration runs inside each CV training fold, which holds fewer examples per class.
+        inner = max(2, min(params["calibration_folds"], min(counts.values()) * (folds - 1) // folds))
+        pipe = build_pipeline({**params, "calibration_folds": inner}, seed)
         skf = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
         proba = cross_val_predict(pipe, texts, y, cv=skf, method="predict_proba")
         pred = np.array(labels)[proba.argmax(axis=1)]
