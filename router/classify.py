@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +36,7 @@ class Classifier:
     pipeline: Any
     metadata: dict[str, Any]
     path: Path | None = None
+    _compiled: Any = field(default=None, repr=False, compare=False)
 
     @property
     def version(self) -> str:
@@ -46,8 +47,17 @@ class Classifier:
         return list(self.metadata.get("labels", []))
 
     def predict_texts(self, texts: list[str]) -> list[Prediction]:
-        """Predict for prepared texts (see model_text)."""
-        probs = self.pipeline.predict_proba(texts)
+        """Predict for prepared texts (see model_text).
+
+        Scoring goes through the compiled form (fastpredict) when the
+        pipeline has the shape `router train` makes; it gives the same
+        probabilities without scikit-learn's per-call overhead.
+        """
+        if self._compiled is None:
+            from router.fastpredict import compile_pipeline
+
+            self._compiled = compile_pipeline(self.pipeline) or self.pipeline
+        probs = self._compiled.predict_proba(texts)
         classes = [str(c) for c in self.pipeline.classes_]
         thresholds = self.metadata.get("thresholds", {})
         out = []

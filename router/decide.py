@@ -9,6 +9,7 @@ then the reasons a person must look (review), then the category's team.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -156,14 +157,36 @@ def reply_plan(f: Facts, route: str, settings: Settings) -> tuple[str | None, st
     return template, f"acknowledgement in {template}"
 
 
+# A deliverable addr-spec: dot-atom local part (or a quoted one without controls),
+# a domain of letters/digits/hyphens (or IDN letters) with at least one dot.
+_ADDR_SPEC = re.compile(
+    r"(?:[A-Za-z0-9!#$%&'*+/=?^_`{|}~\u0080-\U0010ffff-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~\u0080-\U0010ffff-]+)*"
+    r'|"[^"\\\x00-\x1f\x7f]{1,64}")'
+    r"@(?:[A-Za-z0-9\u0080-\U0010ffff](?:[A-Za-z0-9\u0080-\U0010ffff-]{0,61}[A-Za-z0-9\u0080-\U0010ffff])?\.)+"
+    r"[A-Za-z\u0080-\U0010ffff][A-Za-z0-9\u0080-\U0010ffff-]{0,62}"
+)
+
+
+def is_address(address: str) -> bool:
+    """True for an address an acknowledgement can be sent to (no spaces, brackets, controls)."""
+    return len(address) <= 254 and bool(_ADDR_SPEC.fullmatch(address))
+
+
 def reply_address(mail: ParsedMail) -> str:
-    """Where an RFC 3834 reply goes: Reply-To, else From.
+    """Where an RFC 3834 reply goes: Reply-To, else From; "" when neither is a valid address.
 
     RFC 3834 section 4 prefers the envelope sender for replies to automatic
     notices, but for a person's mail the author's Reply-To/From is what the
     customer reads; the Return-Path is still checked by the automated rules.
+    A header mangled on the way (an encoded word holding ':' or '@' read as a
+    group or an address) is never answered: the SMTP server would refuse it,
+    or worse, deliver it to an address the customer never wrote.
     """
-    return (mail.reply_to or mail.from_address or "").lower()
+    for address in (mail.reply_to, mail.from_address):
+        address = (address or "").strip().lower()
+        if address and is_address(address):
+            return address
+    return ""
 
 
 def actions_for(f: Facts, route: str, template: str | None, settings: Settings) -> list[dict[str, str]]:

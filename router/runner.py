@@ -60,6 +60,9 @@ class Runner:
     # -- the drain ------------------------------------------------------------
     def drain(self, mb: Mailbox, above: int = 0) -> DrainResult:
         result = DrainResult()
+        from router.corrections import Corrector  # analysts' corrections: Corrections/<category>
+
+        Corrector(self.settings, self.state, self.outbox, self.classifier).scan(mb)
         mb.reselect()
         uids = mb.pending_uids(above)
         metrics.BACKLOG.set(len(uids))

@@ -914,9 +914,12 @@ class SmtpSink:
 
     @property
     def port(self) -> int:
-        if self._controller is None:
-            raise RuntimeError("SmtpSink not started")
-        return int(self._controller.port)
+        """Listening port; still answers after stop() (the port a restart reuses)."""
+        if self._controller is not None:
+            return int(self._controller.port)
+        if self._requested_port:
+            return self._requested_port
+        raise RuntimeError("SmtpSink not started")
 
     @property
     def messages(self) -> list[ReceivedMessage]:
@@ -956,12 +959,21 @@ class SmtpSink:
                 controller.loop.close()
             raise
         self._controller = controller
+        # Later starts reuse the port, so "SMTP server went away and came
+        # back" can be tested against an unchanged daemon config.
+        self._requested_port = int(controller.port)
         log.info("smtp sink ready on %s:%s", self.host, self.port)
 
     def stop(self) -> None:
+        """Stop listening; recorded messages and failure settings are kept."""
         controller, self._controller = self._controller, None
         if controller is not None:
             controller.stop()
+
+    def restart(self) -> None:
+        """Stop and start again on the same port."""
+        self.stop()
+        self.start()
 
     def fail_with(
         self,

@@ -358,6 +358,17 @@ def test_smtp_421_closes_connection(smtp_sink: SmtpSink) -> None:
     assert smtp_sink.messages == []
 
 
+def test_smtp_sink_down_and_back_on_same_port(smtp_sink: SmtpSink) -> None:
+    port = smtp_sink.port
+    smtp_sink.stop()
+    with pytest.raises(ConnectionRefusedError):
+        _send(smtp_sink, _message(1))
+    smtp_sink.start()
+    assert smtp_sink.port == port
+    _send(smtp_sink, _message(2))
+    assert [m.data for m in smtp_sink.wait_for(1, timeout=5)] == [_message(2)]
+
+
 def test_wait_for_times_out(smtp_sink: SmtpSink) -> None:
     with pytest.raises(TimeoutError):
         smtp_sink.wait_for(1, timeout=0.2)

@@ -161,3 +161,16 @@ def test_promote_refuses_a_worse_model(tmp_path: Path, capsys: pytest.CaptureFix
     assert (tmp_path / "current.joblib").read_bytes() == before
     # The same model promotes over itself (not worse).
     assert main(["--config", str(cfg), "promote", str(REPO / "models" / "current.joblib")]) == 0
+
+
+def test_compiled_scoring_equals_the_pipeline() -> None:
+    """fastpredict replays the fitted pipeline; its probabilities must be the same."""
+    from router.fastpredict import CompiledPipeline
+
+    shipped = classify.load(REPO / "models" / "current.joblib")
+    texts = [e.text for e in dataset.load([REPO / "training_data"])][::7] + ["", "！！！", "x" * 5000]
+    compiled = CompiledPipeline(shipped.pipeline)
+    assert np.allclose(compiled.predict_proba(texts), shipped.pipeline.predict_proba(texts), atol=1e-7)
+    # and for a two-class model
+    two = train([e for e in dataset.load([REPO / "training_data"]) if e.label != "general"][::4], cv_folds=0).classifier
+    assert np.allclose(CompiledPipeline(two.pipeline).predict_proba(texts[:50]), two.pipeline.predict_proba(texts[:50]), atol=1e-7)

@@ -9,7 +9,7 @@ from router import classify
 from router.cli import load_settings, print_json
 from router.config import Settings
 from router.training import dataset
-from router.training.evaluate import evaluate, format_report, plot_confusion
+from router.training.evaluate import evaluate, evaluate_corrections, format_report, plot_confusion
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -45,6 +45,7 @@ def run(args: argparse.Namespace) -> int:
     clf = classify.load(args.model or settings.model_path)
     examples = evaluation_examples(settings, clf, args.data, args.text_column, args.label_column)
     metrics = evaluate(clf, examples)
+    metrics["corrections"] = evaluate_corrections(clf, settings.state_path)
     if args.plot:
         plot_confusion(metrics, args.plot)
     if args.json:

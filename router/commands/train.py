@@ -28,6 +28,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--holdout", type=float, default=DEFAULT_HOLDOUT, metavar="F", help="fraction kept out for evaluation (default 0.2; 0 trains on everything)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--no-corrections", action="store_true",
+                   help="leave out the analysts' corrections recorded in the state store (included by default)")
     p.set_defaults(func=run)
 
 
@@ -43,6 +45,10 @@ def run(args: argparse.Namespace) -> int:
     bar.set_postfix_str("loading data")
     examples = dataset.load(paths, args.text_column, args.label_column)
     train_set, held = dataset.split(examples, args.holdout)
+    # Analysts' corrections are always trained on (never held out): they are few and are
+    # exactly what the model got wrong.  Only categories the data knows are used.
+    fixes, skipped = ([], 0) if args.no_corrections else dataset.corrections(settings.state_path, {e.label for e in examples})
+    train_set += fixes
     bar.update(1)
 
     def progress(msg: str) -> None:
@@ -59,6 +65,9 @@ def run(args: argparse.Namespace) -> int:
             "data_paths": [str(p) for p in paths],
             "text_column": args.text_column,
             "label_column": args.label_column,
+            "n_corrections": len(fixes),
+            "corrections_until": max((e.ts for e in fixes), default=None),
+            "corrections_included": not args.no_corrections,
         },
     )
     if held:
@@ -73,6 +82,11 @@ def run(args: argparse.Namespace) -> int:
     meta = result.classifier.metadata
     cv = result.cv_metrics
     print(f"wrote {out} (version {meta['version']}, {len(train_set)} examples, {len(meta['labels'])} labels, {len(held)} held out)")
+    if args.no_corrections:
+        print("corrections: left out (--no-corrections)")
+    else:
+        print(f"corrections: {len(fixes)} used from the state store {settings.state_path}"
+              + (f" ({skipped} skipped: their category is not a label of this data)" if skipped else ""))
     if cv:
         print(f"cross-validation: accuracy={cv['accuracy']:.4f} macro-F1={cv['macro_f1']:.4f}")
     if meta.get("holdout_metrics"):

@@ -137,3 +137,35 @@ def split(examples: Sequence[Example], fraction: float) -> tuple[list[Example], 
     train = [e for e in examples if not is_holdout(e, fraction)]
     held = [e for e in examples if is_holdout(e, fraction)]
     return train, held
+
+
+@dataclass(frozen=True)
+class CorrectionExample(Example):
+    """An analyst's correction from the state store (source "corrections")."""
+
+    ts: float = 0.0
+    message_id: str = ""
+
+
+def corrections(state_path: Path, labels: Iterable[str] | None = None, since: float | None = None) -> tuple[list[CorrectionExample], int]:
+    """The latest correction of each message as examples, and how many were skipped.
+
+    Label = the corrected category; text = the redacted model text stored with
+    it.  With `labels`, corrections whose category is not among them are
+    skipped (a model of other labels must not learn router categories).
+    """
+    from router import corrections as store
+
+    wanted = set(labels) if labels is not None else None
+    out: list[CorrectionExample] = []
+    skipped = 0
+    for row in store.load(state_path, since=since):
+        if wanted is not None and row["corrected_category"] not in wanted:
+            skipped += 1
+            continue
+        if not str(row["text"]).strip():
+            skipped += 1
+            continue
+        out.append(CorrectionExample(text=row["text"], label=row["corrected_category"], lang=row["language"],
+                                     source="corrections", ts=float(row["ts"]), message_id=row["message_id"]))
+    return out, skipped

@@ -85,8 +85,11 @@ def format_report(m: dict[str, Any]) -> str:
     for section in ("corrections",):
         if section in m:
             c = m[section]
+            acc = f"{c['accuracy']:.4f}" if c.get("accuracy") is not None else "n/a"
             lines.append("")
-            lines.append(f"corrections: n={c['n']} accuracy={c['accuracy']:.4f}")
+            lines.append(f"corrections: n={c['n']} accuracy={acc} "
+                         f"(analysts' corrections recorded after the model was made{' (' + c['since'] + ')' if c.get('since') else ''}, "
+                         "so not in its training data)")
     return "\n".join(lines)
 
 
@@ -114,3 +117,37 @@ def plot_confusion(m: dict[str, Any], out: Path) -> None:
     fig.tight_layout()
     fig.savefig(out, dpi=110)
     plt.close(fig)
+
+
+def evaluate_corrections(clf: Classifier, state_path: Path) -> dict[str, Any]:
+    """Accuracy on the analysts' corrections the model has not seen (drift).
+
+    Only corrections recorded after the model was made (its `created` time,
+    and after the newest correction it was trained on) count: older ones
+    may be in its training data.
+    """
+    import datetime as dt
+
+    from router.training.dataset import corrections
+
+    created = clf.metadata.get("created")
+    since: float | None = None
+    if created:
+        try:
+            since = dt.datetime.fromisoformat(str(created)).timestamp()
+        except ValueError:
+            since = None
+    until = clf.metadata.get("corrections_until")
+    if until is not None:
+        since = max(since or 0.0, float(until))
+    examples, _skipped = corrections(state_path, clf.labels or None, since=since)
+    out: dict[str, Any] = {
+        "n": len(examples),
+        "accuracy": None,
+        "since": created,
+        "note": "corrections recorded after the model was made (not in its training data)",
+    }
+    if examples:
+        preds = clf.predict_texts([e.text for e in examples])
+        out["accuracy"] = float(np.mean([p.category == e.label for p, e in zip(preds, examples)]))
+    return out

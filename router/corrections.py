@@ -1,0 +1,263 @@
+"""Analysts' corrections: the right category for a message the router got wrong.
+
+An analyst corrects a decision either in the mail client, by moving the
+message into `Corrections/<category>` (base name: `[folders] corrections`),
+or with `router label MESSAGE-ID CATEGORY`.  Either way the router
+
+- records the correction in the state store (`corrections` table): the
+  Message-ID, the original category and route from the stored decision
+  record, the corrected category, the text the model reads (subject + new
+  text, `classify.model_text`) with every secret redacted, the language and
+  the time.  `router train` learns from these rows; `router evaluate`
+  measures a model on the ones recorded after it was made;
+- forwards the message once to the corrected team when it has not gone there
+  yet (deliveries purpose "correction", so a repeated correction sends
+  nothing more);
+- files the original in that category's folder (the restricted folder when it
+  held secrets, SPEC 5), and points the message's case at the new team so
+  follow-ups go there too.
+
+No message body and no secret value is logged; the stored text is redacted
+twice (before and after normalisation) so a secret split by the model's
+text preparation cannot slip through.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from router import parse
+from router.act.forward import build_forward, derived_message_id
+from router.act.outbox import Outbox, PermFail
+from router.classify import Classifier, model_text
+from router.config import CATEGORIES, Settings
+from router.mailbox import Mailbox
+from router.state import State
+from router.understand.language import detect
+from router.understand.secrets import redact
+
+log = logging.getLogger(__name__)
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS corrections (
+    id                 INTEGER PRIMARY KEY AUTOINCREMENT,
+    message_id         TEXT NOT NULL,
+    case_id            TEXT,
+    original_category  TEXT,
+    original_route     TEXT,
+    corrected_category TEXT NOT NULL,
+    text               TEXT NOT NULL,
+    language           TEXT NOT NULL,
+    source             TEXT NOT NULL,
+    ts                 REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS corrections_mid ON corrections (message_id);
+CREATE INDEX IF NOT EXISTS corrections_ts ON corrections (ts);
+"""
+
+PURPOSE = "correction"
+# Where `router label` looks for a message: wherever the router files what it handled.
+LABEL_FOLDER_KEYS = ("security", "compliance", "general", "review", "automated", "restricted")
+
+
+@dataclass
+class Applied:
+    message_id: str
+    case_id: str | None
+    original_category: str | None
+    original_route: str | None
+    category: str
+    forwarded_to: str | None
+    folder: str
+    recorded: bool  # False when the same correction was already recorded
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(vars(self))
+
+
+def folder_for(settings: Settings, category: str) -> str:
+    """The mailbox folder analysts move a message into to correct it to `category`."""
+    return f"{settings.folders['corrections']}/{category}"
+
+
+def corrected_record(record: dict[str, Any], category: str, settings: Settings) -> dict[str, Any]:
+    """The decision record as it should have been: category and route `category`."""
+    out = json.loads(json.dumps(record))
+    original = record.get("category")
+    out["category"] = category
+    out["route"] = category
+    out["actions"] = [a for a in out.get("actions", []) if a["type"] not in ("forward", "move")]
+    out["actions"].insert(0, {"type": "forward", "to": settings.routes[category]})
+    out["actions"].append({"type": "move", "folder": target_folder(out, settings)})
+    out["reasons"] = [*out.get("reasons", []), f"corrected by an analyst: {original} -> {category}"]
+    return out
+
+
+def target_folder(record: dict[str, Any], settings: Settings) -> str:
+    """Routed folder of the corrected category; originals with secrets stay restricted (SPEC 5)."""
+    return settings.folders["restricted"] if record.get("secrets") else settings.folders[record["category"]]
+
+
+def training_text(mail: Any) -> str:
+    """What the model reads of this mail, with every secret value redacted."""
+    return redact(model_text(redact(mail.subject or ""), redact(mail.new_text or ""), already_split=True))
+
+
+class Corrector:
+    def __init__(self, settings: Settings, state: State, outbox: Outbox, classifier: Classifier | None = None) -> None:
+        self.settings = settings
+        self.state = state
+        self.outbox = outbox
+        self.classifier = classifier
+
+    # -- the daemon's scan ------------------------------------------------------
+    def scan(self, mb: Mailbox) -> int:
+        """Apply every correction waiting in Corrections/<category>; returns how many.
+
+        Creates the folders when missing.  Leaves the configured folder
+        selected again afterwards is the caller's job (`mb.reselect()`).
+        """
+        done = 0
+        for category in CATEGORIES:
+            folder = folder_for(self.settings, category)
+            mb.ensure_folder(folder)
+            if not mb.count(folder):
+                continue
+            if not mb.select(folder):
+                continue
+            for uid in mb.all_uids():
+                raws = mb.fetch([uid])
+                if uid not in raws:
+                    continue
+                try:
+                    self.apply(mb, uid, raws[uid], category, source="mailbox", current_folder=folder)
+                    done += 1
+                except PermFail as exc:
+                    mid = parse.parse(raws[uid], self.settings.limits).message_id
+                    dead = self.settings.folders["dead_letter"]
+                    mb.file(uid, dead)
+                    self.state.event("correction_failed", mid, redact(f"permanent SMTP failure: {exc}")[:300])
+                    log.warning("correction could not be forwarded; filed in dead-letter", extra={"message_id": mid, "folder": dead})
+                except Exception as exc:  # noqa: BLE001 - retried at the next drain
+                    from router.mailbox import CONNECTION_ERRORS
+
+                    if isinstance(exc, CONNECTION_ERRORS):
+                        raise
+                    log.warning("correction failed; will retry", extra={"folder": folder, "uid": uid, "error": type(exc).__name__})
+        if done:
+            self.outbox.close()
+        return done
+
+    # -- one correction -----------------------------------------------------------
+    def apply(self, mb: Mailbox, uid: int, raw: bytes, category: str, source: str, current_folder: str) -> Applied:
+        """Record, re-route and file one message (`uid` in the selected `current_folder`) as `category`."""
+        if category not in CATEGORIES:
+            raise ValueError(f"unknown category {category!r}")
+        from router.runner import mailbox_key
+
+        mail = parse.parse(raw, self.settings.limits)
+        key = mailbox_key(self.settings)
+        row = self.state.find_known(key, mail.message_id, parse.content_hash(raw))
+        record = row.record if row and row.record else None
+        if record is None:
+            from router import pipeline
+
+            _mail, decision = pipeline.triage(raw, self.settings, self.classifier)
+            fresh = decision.to_record()
+            fresh["reasons"] = [redact(r) for r in fresh["reasons"]]
+            base, original_category, original_route = fresh, None, None
+        else:
+            base, original_category, original_route = record, record.get("category"), record.get("route")
+        case_id = (row.case_id if row else None) or base.get("case_id")
+        fixed = corrected_record(base, category, self.settings)
+        recorded = self._record(mail, case_id, original_category, original_route, category, source, base.get("language"))
+        to = self.settings.routes[category]
+        forwarded = None
+        if not (self.state.delivered(mail.message_id, "forward", to) or self.state.delivered(mail.message_id, PURPOSE, to)):
+            msg = build_forward(raw, mail, fixed, to, self.settings)
+            del msg["Message-ID"]
+            msg["Message-ID"] = derived_message_id(mail.message_id, PURPOSE, to, self.settings)
+            self.outbox.send(msg, self.settings.smtp.from_address, [to])
+            self.state.record_delivery(mail.message_id, PURPOSE, to, str(msg["Message-ID"]))
+            self.state.event("forwarded", mail.message_id, f"correction to {to} as {msg['Message-ID']}")
+            forwarded = to
+        folder = target_folder(fixed, self.settings)
+        if current_folder != folder:
+            mb.file(uid, folder)
+        self._point_to(key, mail.message_id, case_id, category, folder)
+        log.info("correction applied", extra={"message_id": mail.message_id, "case_id": case_id, "from": original_category,
+                                              "to": category, "source": source, "forwarded_to": forwarded, "folder": folder})
+        return Applied(mail.message_id, case_id, original_category, original_route, category, forwarded, folder, recorded)
+
+    def _record(self, mail: Any, case_id: str | None, original_category: str | None, original_route: str | None,
+                category: str, source: str, language: str | None) -> bool:
+        last = self.state.db.execute(
+            "SELECT corrected_category FROM corrections WHERE message_id=? ORDER BY ts DESC, id DESC LIMIT 1", (mail.message_id,)
+        ).fetchone()
+        if last and last[0] == category:
+            return False  # the same correction again (a retry, or moved twice)
+        text = training_text(mail)
+        lang = language if language in ("zh", "en", "other") else detect(text)[0]
+        self.state.db.execute(
+            "INSERT INTO corrections (message_id, case_id, original_category, original_route, corrected_category, text, language, source, ts)"
+            " VALUES (?,?,?,?,?,?,?,?,?)",
+            (mail.message_id, case_id, original_category, original_route, category, text, lang, source, time.time()),
+        )
+        self.state.event("corrected", mail.message_id, f"{original_category or 'unknown'} ({original_route or 'unknown'}) -> {category} by {source}")
+        return True
+
+    def _point_to(self, key: str, message_id: str, case_id: str | None, category: str, folder: str) -> None:
+        """Where the message now lives, and which team its case (and follow-ups) belong to."""
+        self.state.db.execute("UPDATE messages SET folder=?, updated=? WHERE mailbox=? AND message_id=? AND step='filed'",
+                              (folder, time.time(), key, message_id))
+        if case_id:
+            self.state.db.execute("UPDATE cases SET category=?, route=?, updated=? WHERE case_id=?",
+                                  (category, category, time.time(), case_id))
+
+
+def find_for_label(mb: Mailbox, settings: Settings, message_id: str) -> tuple[str, int] | None:
+    """(folder, uid) of the message among the folders the router files into."""
+    for key in LABEL_FOLDER_KEYS:
+        folder = settings.folders.get(key)
+        if not folder or not mb.select(folder):
+            continue
+        uids = mb.search_message_id(message_id)
+        if uids:
+            return folder, uids[0]
+    return None
+
+
+# -- reading corrections back (train, evaluate) ---------------------------------
+def load(state_path: Path, since: float | None = None) -> list[dict[str, Any]]:
+    """The latest correction of each message (oldest first); [] without a state store.
+
+    Opens the store read-only and creates nothing, so `router train` and
+    `router evaluate` on a machine without a daemon leave no files behind.
+    """
+    if not state_path.exists():
+        return []
+    try:
+        db = sqlite3.connect(f"file:{state_path}?mode=ro", uri=True, timeout=30)
+    except sqlite3.Error:
+        return []
+    try:
+        db.row_factory = sqlite3.Row
+        try:
+            rows = db.execute(
+                "SELECT c.* FROM corrections c WHERE c.id = (SELECT d.id FROM corrections d WHERE d.message_id=c.message_id"
+                " ORDER BY d.ts DESC, d.id DESC LIMIT 1) ORDER BY c.ts, c.id"
+            ).fetchall()
+        except sqlite3.Error:  # no corrections table yet
+            return []
+        out = [dict(r) for r in rows]
+    finally:
+        db.close()
+    if since is not None:
+        out = [r for r in out if r["ts"] > since]
+    return out
