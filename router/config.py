@@ -155,8 +155,22 @@ def load(path: str | Path | None = None, *, search: bool = True) -> Settings:
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"config file {chosen}: invalid TOML: {exc}") from None
     merged = _merge(tomllib.loads(default_text()), user)
-    base = chosen.resolve().parent if chosen is not None else Path.cwd()
+    base = chosen.resolve().parent if chosen is not None else _default_base()
     return _build(merged, base, chosen)
+
+
+def _default_base() -> Path:
+    """Where relative default paths point when no config file is used.
+
+    The current directory, unless it holds no model while the checkout this
+    package runs from does: then `router triage` anywhere uses the shipped
+    model, as the shipped config.toml would.
+    """
+    cwd = Path.cwd()
+    checkout = Path(__file__).resolve().parents[1]
+    if not (cwd / "models" / "current.joblib").exists() and (checkout / "models" / "current.joblib").exists():
+        return checkout
+    return cwd
 
 
 def _merge(defaults: dict[str, Any], user: dict[str, Any]) -> dict[str, Any]:
@@ -172,6 +186,8 @@ def _merge(defaults: dict[str, Any], user: dict[str, Any]) -> dict[str, Any]:
             merged[section] = dict(values)
             continue
         for key, value in values.items():
+            if key == "password" and section in ("imap", "smtp"):
+                raise ConfigError(f"{section}.password: passwords are not read from the config; use password_file or password_env")
             if key not in defaults[section]:
                 raise ConfigError(f"{section}.{key}: unknown key")
             merged[section][key] = value

@@ -20,8 +20,8 @@ across two words), labels are mapped as above, and raw 8-bit text around them
 is decoded first.  Addresses are split before display names are decoded, so
 a name that decodes to "Zhang, San" stays one address.  File names come from
 Content-Disposition `filename` (RFC 2231, continuations included, or RFC 2047
-or raw 8-bit) and then Content-Type `name`.  mail-parser is used only for its
-defect report.
+or raw 8-bit) and then Content-Type `name`.  mail-parser adds its header
+checks to the defect report.
 """
 
 from __future__ import annotations
@@ -144,7 +144,7 @@ def decode_bytes(data: bytes, label: str | None = None, *, hint: str | None = No
     if not data:
         return ""
     codec = _codec(label)
-    high = any(b > 127 for b in data)
+    high = not data.isascii()
     if codec:
         text = _strict(data, codec)
         if text is not None:
@@ -193,10 +193,12 @@ def decode_bytes(data: bytes, label: str | None = None, *, hint: str | None = No
 
 def _mostly_utf8(data: bytes) -> str | None:
     """UTF-8 text with a stray bad byte or two (a cut or a bad copy) as UTF-8."""
-    text = data.decode("utf-8", errors="replace")
-    bad = text.count("\ufffd")
-    good = sum(1 for ch in text if ord(ch) > 127) - bad
-    return text if good >= 4 * bad and good >= 4 else None
+    sample = data[:20000].decode("utf-8", errors="replace")
+    bad = sample.count("\ufffd")
+    good = sum(1 for ch in sample if ord(ch) > 127) - bad
+    if good >= 4 * bad and good >= 4:
+        return data.decode("utf-8", errors="replace")
+    return None
 
 
 def _ascii_compatible(codec: str) -> bool:
@@ -208,12 +210,6 @@ def _ascii_compatible(codec: str) -> bool:
         return probe.decode(codec) == probe.decode("ascii")
     except Exception:  # noqa: BLE001
         return False
-
-
-def _detect(data: bytes) -> str | None:
-    """Detect undeclared 8-bit text, preferring the Chinese codecs we see."""
-    codec = _cjk_guess(data) or _detect_other(data)
-    return _lenient(data, codec) if codec else None
 
 
 def _cjk_guess(data: bytes) -> str | None:
@@ -240,10 +236,6 @@ def _detect_other(data: bytes) -> str | None:
         return None
     codec = _codec(best.encoding)
     return codec if codec and _ascii_compatible(codec) else None
-
-
-def _plausible_cjk(text: str) -> bool:
-    return _cjk_score(text) is not None
 
 
 def _cjk_score(text: str) -> float | None:
@@ -299,11 +291,12 @@ def _common_score(text: str) -> float:
 
 _ENCODED_WORD = re.compile(r"=\?([^?\s]{1,80})\?([bBqQ])\?([^?]{0,8000}?)\?=")
 _MAX_HEADER_CHARS = 100_000
+_SURROGATE = re.compile("[\udc80-\udcff]")
 
 
 def _has_8bit(value: str) -> bool:
     """True when a header string holds raw 8-bit bytes (surrogate-escaped)."""
-    return any("\udc80" <= ch <= "\udcff" for ch in value)
+    return _SURROGATE.search(value) is not None
 
 
 def _header_str(value: object) -> str:
@@ -395,11 +388,15 @@ _BARE_MSGID = re.compile(r"[^<>\s@]{1,250}@[^<>\s@]{1,250}")
 def _addresses(values: list[str], hint: str | None = None) -> list[tuple[str, str]]:
     """(display name, lower-cased address) pairs; names decoded after splitting."""
     texts = []
+    budget = _MAX_HEADER_CHARS  # for all values together: address parsing is slow
     for v in values:
-        s = _header_str(v)[:_MAX_HEADER_CHARS]
+        s = _header_str(v)[:budget]
+        budget -= len(s)
         if _has_8bit(s):
             s = _decode_raw(s, hint)
         texts.append(s)
+        if budget <= 0:
+            break
     out = []
     for name, addr in email.utils.getaddresses(texts):
         name = _tidy(_decode_words(name, hint))
@@ -424,7 +421,7 @@ def _message_charset(msg: Message, parts: list[tuple[Message, int]]) -> str | No
             return codec
         if not codec:
             data = part.get_payload(decode=True)
-            if isinstance(data, bytes) and any(b > 127 for b in data[:20000]):
+            if isinstance(data, bytes) and not data[:20000].isascii():
                 undeclared.append(data[:20000])
     sample = [_header_str(v).encode("utf-8", "surrogateescape") for _k, v in msg.raw_items() if _has_8bit(_header_str(v))]
     if not sample:
@@ -438,10 +435,16 @@ def _message_charset(msg: Message, parts: list[tuple[Message, int]]) -> str | No
 # --- the message ---------------------------------------------------------------
 
 
+# Real mail has tens of header fields (a long Received/ARC chain a few
+# hundred); millions of tiny ones would cost tens of seconds to decode.
+MAX_HEADER_FIELDS = 10_000
+
+
 def _walk_limited(msg: Message, limits: Limits) -> tuple[list[tuple[Message, int]], str | None]:
-    """All parts with their depth, stopping at the part and depth limits."""
+    """All parts with their depth, stopping at the part, depth and header-field limits."""
     parts: list[tuple[Message, int]] = []
     stack: list[tuple[Message, int]] = [(msg, 0)]
+    fields = 0
     while stack:
         part, depth = stack.pop()
         if depth > limits.max_depth:
@@ -449,6 +452,9 @@ def _walk_limited(msg: Message, limits: Limits) -> tuple[list[tuple[Message, int
         parts.append((part, depth))
         if len(parts) > limits.max_parts:
             return parts, f"more than {limits.max_parts} MIME parts"
+        fields += len(part)  # Message.__len__: its number of header fields
+        if fields > MAX_HEADER_FIELDS:
+            return parts, f"more than {MAX_HEADER_FIELDS} header fields"
         # is_multipart() first: get_payload() on a leaf decodes it with its
         # declared charset, which can raise for labels such as "idna".
         if part.is_multipart():
@@ -569,6 +575,9 @@ def _not_mail(raw: bytes) -> str | None:
         head = head.split(sep, 1)[0]
     if b"\x00" in head or len(_CONTROL.findall(head)) > max(2, len(head) // 100):
         return "not an e-mail message (binary data)"
+    end = min((i for i in (raw.find(b"\n\n"), raw.find(b"\n\r\n")) if i >= 0), default=len(raw))
+    if raw.count(b"\n", 0, end) > MAX_HEADER_FIELDS:
+        return f"header of more than {MAX_HEADER_FIELDS} lines"
     return None
 
 
@@ -661,11 +670,23 @@ def _message_id(value: str) -> str | None:
     return f"<{bare.group(0)}>" if bare else None
 
 
+# mail-parser decodes headers with email.header.decode_header, which is
+# quadratic in the number of encoded words (100,000 words in one Subject take
+# a minute), so it only sees messages whose headers are of ordinary size.
+_MAILPARSER_MAX_HEADER = 16384
+_MAILPARSER_MAX_HEADERS = 1000
+
+
 def _defects(msg: Message, parts: list[tuple[Message, int]]) -> tuple[str, ...]:
-    try:
-        return tuple(sorted(mailparser.MailParser(msg).defects_categories))
-    except Exception:  # noqa: BLE001 - a report, not a reason to quarantine
-        return tuple(sorted({type(d).__name__ for p, _ in parts for d in getattr(p, "defects", ())}))
+    """Defect categories: the email package's, plus mail-parser's header checks."""
+    found = {type(d).__name__ for p, _ in parts for d in getattr(p, "defects", ())}
+    headers = list(msg.raw_items())
+    if len(headers) <= _MAILPARSER_MAX_HEADERS and all(len(_header_str(v)) <= _MAILPARSER_MAX_HEADER for _, v in headers):
+        try:
+            found |= set(mailparser.MailParser(msg).defects_categories)
+        except Exception:  # noqa: BLE001 - a report, not a reason to quarantine
+            pass
+    return tuple(sorted(found))
 
 
 def _disposition(part: Message) -> str:

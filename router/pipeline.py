@@ -91,7 +91,7 @@ def decide_facts(f: Facts, settings: Settings) -> Decision:
         sender=f.sender,
         route=route,
         actions=decide.actions_for(f, route, template, settings),
-        reasons=reasons,
+        reasons=[secrets.redact(r) for r in reasons],  # reasons quote subjects and phrases
     )
 
 

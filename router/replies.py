@@ -28,7 +28,7 @@ import jinja2
 from router import metrics
 from router.act.forward import derived_message_id
 from router.act.headers import clean
-from router.act.outbox import Outbox
+from router.act.outbox import Outbox, PermFail
 from router.config import Settings
 from router.decide import reply_address
 from router.records import Decision, EvidenceReport, ParsedMail
@@ -188,7 +188,13 @@ class Replier:
         decision.reasons.append(f"follow-up joins case #{case_id}")
         if was_missing and not now_missing:
             decision.reasons.append(f"evidence for case #{case_id} is now complete")
-        if decision.route in TEAM_ROUTES and decision.route != case["route"] and decision.category != "security":
+        if decision.category != "security" and case["route"] in TEAM_ROUTES and decision.route != case["route"] and (
+            decision.route in TEAM_ROUTES
+            # A follow-up that alone would need a person only for want of a clear category
+            # (no model, low confidence, disagreement) belongs to the team that has the case;
+            # an unauthenticated sender still goes to review.
+            or (decision.route == "review" and decision.sender.authenticated)
+        ):
             decision = _reroute(decision, case["route"], self.settings, f"follow-up goes to the case's team ({case['route']})")
         self.cases.add_message(case_id, mail.message_id)
         self.cases.update(case_id, present=json.dumps(list(present)),
@@ -217,10 +223,21 @@ class Replier:
         self._record(mail.message_id, record["case_id"], sender, "sending", None)
         try:
             self.outbox.send(msg, "", [sender])  # RFC 3834 3.3: null envelope sender
+        except PermFail as exc:
+            # The customer's address is refused for good (a typo, a dead domain). The
+            # acknowledgement is lost, not the message: it was forwarded and is filed as usual.
+            self._record(mail.message_id, record["case_id"], sender, "failed", "permanent_smtp_failure", replace_row=True)
+            metrics.REPLIES.labels(outcome="failed", reason="permanent_smtp_failure").inc()
+            log.warning("acknowledgement refused; not retried",
+                        extra={"message_id": mail.message_id, "case_id": record["case_id"], "error": str(exc)[:200]})
+            self.state.event("reply_failed", mail.message_id, f"acknowledgement refused: {str(exc)[:200]}")
+            return
         except BaseException:
             self.state.db.execute("DELETE FROM replies WHERE message_id=? AND outcome='sending'", (mail.message_id,))
             raise
         self._record(mail.message_id, record["case_id"], sender, "sent", template, replace_row=True)
+        # The customer answers our acknowledgement: its Message-ID leads back to the case.
+        self.cases.add_message(record["case_id"], str(msg["Message-ID"]))
         metrics.REPLIES.labels(outcome="sent", reason=template).inc()
         self.state.event("replied", mail.message_id, f"acknowledgement ({template}) as {msg['Message-ID']}")
         log.info("replied", extra={"message_id": mail.message_id, "case_id": record["case_id"], "template": template})

@@ -65,6 +65,8 @@ class Runner:
         Corrector(self.settings, self.state, self.outbox, self.classifier).scan(mb)
         mb.reselect()
         uids = mb.pending_uids(above)
+        if not above:
+            self._settle_filed(mb, set(uids))
         metrics.BACKLOG.set(len(uids))
         self.state.set_meta("last_poll", time.time())
         self.state.set_meta("backlog", len(uids))
@@ -112,6 +114,17 @@ class Runner:
         self.state.set_meta("backlog", remaining)
         metrics.BACKLOG.set(remaining)
         return result
+
+    def _settle_filed(self, mb: Mailbox, present: set[int]) -> None:
+        """Record as filed what a crash left between MOVE and its record.
+
+        A message at step `replied` has had every action; if its UID is gone
+        from the folder, the MOVE went through before the process died.
+        """
+        for row in self.state.rows("mailbox=? AND uidvalidity=? AND step='replied'", (self.key, mb.uidvalidity)):
+            if row.uid not in present:
+                self.state.advance(row, "filed", outcome=row.route)
+                self.state.event("settled", row.message_id, f"moved to {row.folder} before a crash; recorded as filed")
 
     # -- one message ----------------------------------------------------------
     def handle(self, mb: Mailbox, uid: int, raw: bytes) -> str:
@@ -164,7 +177,6 @@ class Runner:
         _mail, decision = pipeline.triage(raw, self.settings, self.classifier)
         decision = self.replier.assign_case(decision, mail)
         record = decision.to_record()
-        record["reasons"] = [redact(r) for r in record["reasons"]]
         self.state.advance(row, "decided", record=record, route=record["route"], case_id=record["case_id"],
                            sender=mail.from_address, folder=_folder(record, self.settings))
         log.info("decided", extra={"message_id": mail.message_id, "case_id": record["case_id"], "route": record["route"],

@@ -211,7 +211,8 @@ class State:
         delivered stays in `deliveries` and `replies` and is not repeated:
         a forward to the same address is skipped, a reply that was sent is
         not sent again; a reply that was only *suppressed* (quarantine,
-        unparseable...) is forgotten so the new pass may acknowledge.
+        unparseable...) or refused for good is forgotten so the new pass may
+        acknowledge.
         Returns what was known before.
         """
         rows = self.rows("mailbox=? AND message_id=?", (mailbox, message_id))
@@ -236,15 +237,17 @@ class State:
                     (time.time(), r.mailbox, r.uidvalidity, r.uid),
                 )
                 if r.case_id:
-                    # A case made of this message alone is re-opened by the new decision
-                    # (its route may change); a case with other messages keeps its route.
-                    others = db.execute("SELECT COUNT(*) FROM case_messages WHERE case_id=? AND message_id!=?",
-                                        (r.case_id, message_id)).fetchone()[0]
+                    # A case opened by this message alone is opened again by the new decision
+                    # (its route may change); a case with other customer messages keeps its
+                    # route.  Links (case_messages, our acknowledgement's id) are kept.
+                    others = db.execute("SELECT COUNT(*) FROM case_messages WHERE case_id=? AND message_id!=?"
+                                        " AND message_id NOT LIKE '<router.%'", (r.case_id, message_id)).fetchone()[0]
                     if not others:
                         db.execute("DELETE FROM cases WHERE case_id=?", (r.case_id,))
-                        db.execute("DELETE FROM case_messages WHERE case_id=?", (r.case_id,))
-            if reply and reply["outcome"] == "suppressed":
-                db.execute("DELETE FROM replies WHERE message_id=? AND outcome='suppressed'", (message_id,))
+            if reply and reply["outcome"] in ("suppressed", "failed"):
+                # Never sent: the new pass may acknowledge.  'sent' (and 'sending', which may
+                # have gone out before a crash) stay and block a second acknowledgement.
+                db.execute("DELETE FROM replies WHERE message_id=? AND outcome IN ('suppressed', 'failed')", (message_id,))
             prev = "; ".join(f"step={p['step']} route={p['route']} outcome={p['outcome']} folder={p['folder']}" for p in info["previous"]) or "unknown message"
             if reply:
                 prev += f"; reply {reply['outcome']} ({reply['reason']})"

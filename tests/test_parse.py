@@ -565,3 +565,31 @@ def test_not_mail_is_a_problem_not_an_exception(raw):
     assert mail.problem
     assert mail.message_id.endswith("@router.invalid>")
     assert mail.size == len(raw)
+
+
+def test_too_many_header_fields_is_a_problem():
+    many = [b"X-Filler-%d: v" % i for i in range(parse.MAX_HEADER_FIELDS + 5)]
+    mail = parse.parse(msg(many), LIMITS)
+    assert mail.problem and "header" in mail.problem
+    nested_many = multipart([b"\r\n".join(many) + b"\r\n\r\nx"])
+    mail = parse.parse(nested_many, LIMITS)
+    assert mail.problem and "header fields" in mail.problem
+
+
+def test_subject_of_thousands_of_encoded_words():
+    word = b"=?utf-8?B?" + base64.b64encode("账".encode()) + b"?="
+    mail = parsed(msg(b"Subject: " + b"\r\n ".join([word] * 5000)))
+    assert mail.subject == "账" * 5000
+
+
+def test_attached_message_is_one_attachment():
+    inner = b"From: x@example.com\r\nSubject: scam\r\n\r\nsend me your seed phrase\r\n"
+    raw = multipart(
+        [
+            text_part("see the attached mail"),
+            b'Content-Type: message/rfc822\r\nContent-Disposition: attachment; filename="scam.eml"\r\n\r\n' + inner,
+        ]
+    )
+    mail = parsed(raw)
+    assert [(a.filename, a.content_type) for a in mail.attachments] == [("scam.eml", "message/rfc822")]
+    assert b"send me your seed phrase" in mail.attachments[0].payload

@@ -32,7 +32,7 @@ from daemonkit import (REPO, count_events, env_for, forwards, log_events, mailbo
 from router.sandbox import Dovecot, SmtpSink
 
 SEED = 20261124
-TEAM_FOLDERS = ("Routed/Security", "Routed/Compliance", "Routed/General", "Routed/Review", "Restricted")
+REPEAT = "repeat@mail.example"
 
 
 # -- a mixed backlog ----------------------------------------------------------------
@@ -79,7 +79,8 @@ def mixed_backlog(n: int, seed: int = SEED) -> list[bytes]:
     i = 0
     while len(out) < n:
         i += 1
-        sender = f"customer{i}@mail.example" if i % 25 else "repeat@mail.example"  # at most 5/hour for one sender
+        # every 25th from one repeat customer: about 9 mails, over the 5 acknowledgements per hour allowed
+        sender = f"customer{i}@mail.example" if i % 25 else REPEAT
         kind = rnd.random()
         if kind < 0.38:
             subject, body = rnd.choice(_GENERAL)
@@ -177,16 +178,17 @@ MAX_STARTS = 45      # give up killing after this many starts and let the final 
 def test_sigkill_at_random_moments_loses_nothing_and_acts_once(tmp_path: Path, dovecot: Dovecot, smtp_sink: SmtpSink) -> None:
     raws = mixed_backlog(250)
     ids = [message_id(r) for r in raws]
+    raw_by_id = dict(zip(ids, raws))
     assert len(set(ids)) == len(ids) == 250 and all(ids)
     cfg = write_config(tmp_path, dovecot, smtp_sink)
     expected = triage_records(tmp_path, cfg, dovecot, raws)
     routes = Counter(r["route"] for r in expected.values())
     assert {"security", "compliance", "general", "review", "automated", "quarantine"} <= set(routes), routes
     append_all(dovecot, raws)
-    # ~20 ms per accepted DATA, answered after the sink has the message: the
+    # ~40 ms per accepted DATA, answered after the sink has the message: the
     # drain then spans many kills, and a kill often falls between "the relay
     # has it" and "the router knows it was sent".
-    slow_smtp(smtp_sink, 0.02)
+    slow_smtp(smtp_sink, 0.04)
 
     rnd = random.Random(SEED)
     log = tmp_path / "runs.log"
@@ -208,6 +210,7 @@ def test_sigkill_at_random_moments_loses_nothing_and_acts_once(tmp_path: Path, d
                 delay += startup_offset
             proc.wait(timeout=max(0.0, delay - (time.monotonic() - t0)))
             assert proc.returncode == 0, log.read_text()[-3000:]  # it finished before the kill
+            inbox = len(dovecot.uids("INBOX"))
         except subprocess.TimeoutExpired:
             proc.send_signal(signal.SIGKILL)
             proc.wait()
@@ -218,7 +221,7 @@ def test_sigkill_at_random_moments_loses_nothing_and_acts_once(tmp_path: Path, d
         if not inbox:
             break
     assert kills >= 15, f"only {kills} kills in {starts} starts"
-    assert mid_drain_kills >= 10, f"only {mid_drain_kills} of {kills} kills landed mid-drain"
+    assert mid_drain_kills >= 15, f"only {mid_drain_kills} of {kills} kills landed mid-drain"
 
     slow_smtp(smtp_sink, 0)
     final = run_once(cfg, dovecot)
@@ -260,11 +263,19 @@ def test_sigkill_at_random_moments_loses_nothing_and_acts_once(tmp_path: Path, d
         outcome, reason = outcomes[mid]
         if outcome == "sent":
             assert counts[mid] == 1, mid
+        elif reason == "rate_limited_hour":
+            assert parsed(raw_by_id[mid])["From"] == REPEAT, mid
         else:
             assert (outcome, reason) == ("suppressed", "uncertain_after_crash"), (mid, outcome, reason)
-    uncertain = sum(1 for mid in wanted if outcomes[mid][0] != "sent")
+    uncertain = sum(1 for mid in wanted if outcomes[mid][1] == "uncertain_after_crash")
     assert uncertain <= kills  # at most one per crash
-    assert len(counts) >= len(wanted) - uncertain
+    repeat_acks = sum(1 for msg, _ in replies(smtp_sink) if msg["To"] == REPEAT)
+    assert 1 <= repeat_acks <= 5, repeat_acks  # the per-sender hourly cap holds across crashes
+    assert sum(1 for mid in wanted if outcomes[mid][1] == "rate_limited_hour") >= 1
+
+    resent = sum(1 for copies in fw.values() if len(copies) > 1)
+    print(f"\n{starts} starts, {kills} SIGKILLs ({mid_drain_kills} mid-drain); {resent} forwards re-sent after a crash "
+          f"(same Message-ID), {uncertain} acknowledgements withheld as uncertain; routes {dict(routes)}")
 
     # The state store agrees: everything filed, nothing left half-done.
     steps = Counter(step for (step,) in db.execute("SELECT step FROM messages"))
@@ -383,6 +394,7 @@ def test_idle_forwards_new_mail_within_2s_p95_without_polling(tmp_path: Path, do
         stop_daemon(proc, timeout=5)
 
     p95 = percentile(latencies, 95)
+    print(f"\nAPPEND-to-forward over IDLE: p50 {percentile(latencies, 50):.3f}s p95 {p95:.3f}s max {max(latencies):.3f}s")
     assert p95 < 2.0, f"APPEND-to-forward p95 {p95:.3f}s; all: {[round(x, 3) for x in latencies]}"
     # No scheduled poll can have fired: the first one is due POLL_NEVER s after start.
     assert elapsed < POLL_NEVER

@@ -1,0 +1,145 @@
+"""APPEND-to-forward latency of the daemon woken by IDLE.
+
+Starts a private Dovecot and an SMTP sink (router.sandbox) in a temp dir and
+`router run` (not --once) with a poll interval longer than the run, so only
+IDLE can wake it. Once it idles, APPENDs N realistic messages (bench/mix.py,
+the generated customer mail, all of which is forwarded) one at a time, about
+0.3 s apart, and measures for each the time from just before its APPEND to
+the moment the sink accepted its forward.
+
+    .venv/bin/python bench/latency.py [--n 50] [--gap 0.3] [--model PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import email
+import email.policy
+import math
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from mix import REPO, build  # noqa: E402
+
+from router.sandbox import Dovecot, SmtpSink  # noqa: E402
+
+PASSWORD_ENV = "ROUTER_BENCH_IMAP_PASSWORD"
+POLL = 3600  # no scheduled poll during the run
+
+
+def write_config(path: Path, dovecot: Dovecot, sink: SmtpSink, state_dir: Path, model: Path) -> None:
+    path.write_text(
+        f"""
+[imap]
+host = "{dovecot.host}"
+port = {dovecot.port}
+security = "none"
+username = "{dovecot.user}"
+password_env = "{PASSWORD_ENV}"
+poll_interval_seconds = {POLL}
+
+[smtp]
+host = "{sink.host}"
+port = {sink.port}
+security = "none"
+from_address = "support@exchange.example"
+
+[state]
+path = "{state_dir / 'router.sqlite3'}"
+
+[model]
+path = "{model}"
+training_data = "{REPO / 'training_data'}"
+""",
+        encoding="utf-8",
+    )
+
+
+def header(raw: bytes, name: str) -> str:
+    return (email.message_from_bytes(raw, policy=email.policy.compat32).get(name) or "").strip()
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--n", type=int, default=50, help="messages (default 50)")
+    ap.add_argument("--gap", type=float, default=0.3, help="seconds between APPENDs (default 0.3)")
+    ap.add_argument("--model", type=Path, default=REPO / "models" / "current.joblib", help="model file (default: the shipped one)")
+    args = ap.parse_args()
+    print(f"model {args.model}" if args.model.exists() else f"NO MODEL: {args.model} is missing; running on subject types and rules")
+
+    # Generated customer mail only (every 20th message of the mix is a sample,
+    # some of which are bounces or quarantined and never forwarded).
+    mail = [raw for i, raw in enumerate(build(args.n * 2, seed=11)) if i % 20][: args.n]
+    base = Path(tempfile.mkdtemp(prefix="rlat", dir="/tmp"))
+    base.chmod(0o755)  # Dovecot reads the maildir as an unprivileged user when run as root
+    proc: subprocess.Popen[bytes] | None = None
+    try:
+        with Dovecot(base / "imap") as dovecot, SmtpSink() as sink:
+            cfg = base / "config.toml"
+            write_config(cfg, dovecot, sink, base / "state", args.model)
+            log = base / "router.log"
+            with log.open("wb") as fh:
+                proc = subprocess.Popen(
+                    [sys.executable, "-m", "router", "--config", str(cfg), "--log-format", "json", "run"],
+                    env={**os.environ, PASSWORD_ENV: dovecot.password}, stdout=fh, stderr=fh,
+                )
+            deadline = time.monotonic() + 60
+            while b"imap connected" not in log.read_bytes():
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    print(log.read_text()[-3000:], file=sys.stderr)
+                    return 1
+                time.sleep(0.05)
+            time.sleep(1.0)  # first drain done, into IDLE
+
+            started = time.monotonic()
+            appended: dict[str, float] = {}
+            with dovecot.client() as c:  # one session, like a delivery agent
+                for raw in mail:
+                    appended[header(raw, "Message-ID")] = time.time()
+                    c.append("INBOX", raw)
+                    time.sleep(args.gap)
+            arrived: dict[str, float] = {}
+            deadline = time.monotonic() + 60
+            while len(arrived) < len(appended) and time.monotonic() < deadline:
+                for m in sink.messages:
+                    original = header(m.data, "X-Router-Original-Message-ID")
+                    if original in appended and original not in arrived:
+                        arrived[original] = m.received_at
+                time.sleep(0.05)
+            elapsed = time.monotonic() - started
+            proc.send_signal(signal.SIGTERM)
+            code = proc.wait(timeout=15)
+            proc = None
+            polls = "none possible" if elapsed < POLL else "some may have run"
+    finally:
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        shutil.rmtree(base, ignore_errors=True)
+
+    lat = [arrived[mid] - appended[mid] for mid in appended if mid in arrived]
+    missing = len(appended) - len(lat)
+    print(f"\n{len(appended)} messages APPENDed {args.gap}s apart, {len(lat)} forwarded ({missing} missing); "
+          f"scheduled polls: {polls} (interval {POLL}s, run {elapsed:.0f}s); daemon exit on SIGTERM: {code}")
+    if lat:
+        print(f"APPEND-to-forward latency: p50 {percentile(lat, 50) * 1000:.0f} ms   p95 {percentile(lat, 95) * 1000:.0f} ms   "
+              f"max {max(lat) * 1000:.0f} ms   (min {min(lat) * 1000:.0f} ms)   target p95 < 2000 ms: "
+              f"{'PASS' if percentile(lat, 95) < 2.0 and not missing else 'FAIL'}")
+    return 0 if lat and not missing and code == 0 else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
