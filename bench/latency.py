@@ -77,6 +77,7 @@ def main() -> int:
     ap.add_argument("--n", type=int, default=50, help="messages (default 50)")
     ap.add_argument("--gap", type=float, default=0.3, help="seconds between APPENDs (default 0.3)")
     ap.add_argument("--model", type=Path, default=REPO / "models" / "current.joblib", help="model file (default: the shipped one)")
+    ap.add_argument("--keep", action="store_true", help="keep the temp dir (maildir, state, router.log)")
     args = ap.parse_args()
     print(f"model {args.model}" if args.model.exists() else f"NO MODEL: {args.model} is missing; running on subject types and rules")
 
@@ -128,10 +129,16 @@ def main() -> int:
         if proc is not None and proc.poll() is None:
             proc.kill()
             proc.wait()
-        shutil.rmtree(base, ignore_errors=True)
+        if args.keep:
+            print(f"kept {base}")
+        else:
+            shutil.rmtree(base, ignore_errors=True)
 
     lat = [arrived[mid] - appended[mid] for mid in appended if mid in arrived]
     missing = len(appended) - len(lat)
+    for mid in appended:
+        if mid not in arrived:
+            print(f"not forwarded: {mid}")
     print(f"\n{len(appended)} messages APPENDed {args.gap}s apart, {len(lat)} forwarded ({missing} missing); "
           f"scheduled polls: {polls} (interval {POLL}s, run {elapsed:.0f}s); daemon exit on SIGTERM: {code}")
     if lat:

@@ -144,6 +144,17 @@ class Daemon:
             return self.stop.is_set() or self.wake.is_set() or self.reload.is_set()
 
         if self.settings.imap.idle and mb.has("IDLE"):
+            # Mail that arrived during the drain was announced by an untagged
+            # EXISTS answering one of its own commands (FETCH, MOVE), which
+            # imapclient drops, and IDLE will not announce it again: select
+            # afresh (nothing is then reported yet, so IDLE reports what comes
+            # next) and drain again if UIDNEXT moved since the drain's SELECT.
+            seen, validity = mb.uidnext, mb.uidvalidity
+            mb.reselect()
+            if mb.uidvalidity != validity:
+                return True
+            if mb.uidnext > seen:
+                return False
             news = mb.idle_wait(self.settings.imap.idle_renew_seconds, interrupted)
             if self.wake.is_set():
                 self.wake.clear()

@@ -52,6 +52,7 @@ class Mailbox:
         self.settings = settings
         self.client: IMAPClient | None = None
         self.uidvalidity = 0
+        self.uidnext = 0  # UIDNEXT at the last SELECT (0: the server did not say)
         self.capabilities: frozenset[str] = frozenset()
         self._folders: set[str] = set()
 
@@ -78,6 +79,7 @@ class Mailbox:
         self.capabilities = frozenset(c.decode().upper() if isinstance(c, bytes) else str(c).upper() for c in client.capabilities())
         info = client.select_folder(s.folder)
         self.uidvalidity = int(info.get(b"UIDVALIDITY", 0))
+        self.uidnext = int(info.get(b"UIDNEXT", 0))
         log.info("imap connected", extra={"host": s.host, "folder": s.folder, "uidvalidity": self.uidvalidity})
 
     def close(self) -> None:
@@ -113,6 +115,7 @@ class Mailbox:
         """Select the folder again; returns the (possibly new) UIDVALIDITY."""
         info = self.c.select_folder(self.settings.folder)
         self.uidvalidity = int(info.get(b"UIDVALIDITY", 0))
+        self.uidnext = int(info.get(b"UIDNEXT", 0))
         return self.uidvalidity
 
     def pending_uids(self, above: int = 0) -> list[int]:

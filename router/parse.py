@@ -385,6 +385,10 @@ _MSGID = re.compile(r"<[^<>\s]{1,500}>")
 _BARE_MSGID = re.compile(r"[^<>\s@]{1,250}@[^<>\s@]{1,250}")
 
 
+_UNFOLD = re.compile(r"\r?\n(?=[ \t])")
+_ADDR_ENCODED_WORD = re.compile(r"=\?[^?\s]{1,75}\?[bBqQ]\?[^?\s]{0,1000}?\?=")
+
+
 def _addresses(values: list[str], hint: str | None = None) -> list[tuple[str, str]]:
     """(display name, lower-cased address) pairs; names decoded after splitting."""
     texts = []
@@ -394,6 +398,10 @@ def _addresses(values: list[str], hint: str | None = None) -> list[tuple[str, st
         budget -= len(s)
         if _has_8bit(s):
             s = _decode_raw(s, hint)
+        s = _UNFOLD.sub("", s)  # RFC 5322 2.2.3: a folded header is one line
+        # An encoded word may decode to ",", "<", CR/LF or a whole "Bcc: x@y":
+        # quote it so the address parser treats it as a display name only.
+        s = _ADDR_ENCODED_WORD.sub(lambda m: '"' + m.group(0).replace("\\", "\\\\").replace('"', '\\"') + '"', s)
         texts.append(s)
         if budget <= 0:
             break
@@ -403,7 +411,9 @@ def _addresses(values: list[str], hint: str | None = None) -> list[tuple[str, st
         addr = _tidy(addr).lower()
         if addr or name:
             out.append((name, addr))
-    return out
+    # Outlook writes unquoted commas in display names ("Marquez, Sofia <s@x>"),
+    # which split off a name-only pair: real mailboxes first.
+    return sorted(out, key=lambda p: "@" not in p[1])
 
 
 def _message_charset(msg: Message, parts: list[tuple[Message, int]]) -> str | None:
@@ -581,12 +591,15 @@ def _not_mail(raw: bytes) -> str | None:
     return None
 
 
+_TOO_DEEP = "MIME nesting too deep to parse (over the interpreter's recursion limit)"
+
+
 def parse(raw: bytes, limits: Limits) -> ParsedMail:
     """Parse raw RFC 5322 bytes into a ParsedMail; never raises."""
     try:
         return _parse(raw, limits)
     except RecursionError:
-        return problem_mail(raw, f"MIME nesting deeper than {limits.max_depth} levels")
+        return problem_mail(raw, _TOO_DEEP)
     except Exception as exc:  # noqa: BLE001 - one bad message must not stop the rest
         return problem_mail(raw, f"unparseable message: {type(exc).__name__}: {str(exc)[:120]}")
 
@@ -602,8 +615,8 @@ def _parse(raw: bytes, limits: Limits) -> ParsedMail:
         return problem_mail(raw, why)
     try:
         msg = email.message_from_bytes(data, policy=email.policy.compat32)
-    except RecursionError:
-        return problem_mail(raw, f"MIME nesting deeper than {limits.max_depth} levels")
+    except RecursionError:  # the stdlib parser recurses once per multipart level
+        return problem_mail(raw, _TOO_DEEP)
     except Exception as exc:  # noqa: BLE001 - the stdlib parser is lenient; this is rare
         return problem_mail(raw, f"unparseable message: {type(exc).__name__}")
     names = [k.lower() for k in msg.keys()]

@@ -407,14 +407,7 @@ def injection_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SmtpSink
 
 INJECTED_LINE = re.compile(rb"^(?:bcc\s*:|x-evil\s*:|evil@)", re.IGNORECASE | re.MULTILINE)
 # Known failures outside the acknowledgement code; strict, so a fix turns them red until the mark goes.
-PARSE_XFAIL = {
-    "<inj-name@mail.example>": "router/parse.py _addresses: getaddresses runs before RFC 2047 decoding, so the ':' "
-                               "inside the encoded display name starts a group and From reads '_evil@attacker.example?='",
-    "<inj-raw-folded@mail.example>": "router/parse.py _addresses: the From value is not unfolded before getaddresses, "
-                                     "so a folded quoted display name yields From 'evil@attacker.example'",
-    "<inj-name-reply-to@mail.example>": "router/act/forward.py: the attached original is re-folded by policy.SMTP; its long "
-                                        "Reply-To decodes to CR/LF, ValueError, and the mail is quarantined unforwarded",
-}
+PARSE_XFAIL: dict[str, str] = {}  # the parser and forward bugs these cases found are fixed
 
 
 def _assert_clean(rec: ReceivedMessage, what: str) -> None:

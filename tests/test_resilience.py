@@ -404,6 +404,35 @@ def test_idle_forwards_new_mail_within_2s_p95_without_polling(tmp_path: Path, do
     assert len(drains) == 20 and all(e["handled"] == 1 for e in drains)  # one wake-up per APPEND
 
 
+def test_mail_arriving_during_a_drain_is_not_stranded_until_the_poll(tmp_path: Path, dovecot: Dovecot, smtp_sink: SmtpSink) -> None:
+    """An EXISTS that answers one of the drain's own commands is not repeated in IDLE.
+
+    B is APPENDed while the daemon is busy with A (its forward accepted but not
+    yet answered), so Dovecot announces B in a response to the drain's later
+    commands; the daemon must still see B without waiting for the poll.
+    """
+    cfg = write_config(tmp_path, dovecot, smtp_sink, imap={"poll_interval_seconds": POLL_NEVER})
+    log = tmp_path / "daemon.log"
+    proc = start_daemon(cfg, dovecot, log)
+    try:
+        assert wait_until(lambda: count_events(log, "imap connected") >= 1, 30), log.read_text()[-2000:]
+        time.sleep(0.5)
+        slow_smtp(smtp_sink, 0.5)
+        for k in range(3):
+            a = make_mail(2000 + 2 * k, f"Withdrawal Failed - UID {50_000_000 + k}", sender=f"busy{k}@mail.example")
+            b = make_mail(2001 + 2 * k, f"Deposit Not Credited - UID {51_000_000 + k}", sender=f"late{k}@mail.example")
+            dovecot.append("INBOX", a)
+            assert wait_until(lambda: message_id(a) in forwards(smtp_sink), 10)  # recorded; the answer is 0.5 s away
+            dovecot.append("INBOX", b)
+            t0 = time.monotonic()
+            assert wait_until(lambda: message_id(b) in forwards(smtp_sink), 8, 0.02), \
+                f"round {k}: mail APPENDed during a drain waited for the poll"
+            assert time.monotonic() - t0 < 4
+        assert stop_daemon(proc) == 0
+    finally:
+        stop_daemon(proc, timeout=5)
+
+
 # -- 1e. SIGHUP reloads the configuration --------------------------------------------------
 
 

@@ -22,6 +22,11 @@ from router.records import ParsedMail
 from router.understand.secrets import redact
 
 
+# Keep the attached original's headers as they came (no refolding): refolding a
+# decoded value can raise on CR/LF from encoded words, and it changes the copy.
+_POLICY = email.policy.SMTP.clone(refold_source="none")
+
+
 def domain_of(address: str) -> str:
     return address.rsplit("@", 1)[-1] if "@" in address else "router.invalid"
 
@@ -52,7 +57,7 @@ def evidence_status(record: dict[str, Any]) -> str:
 
 
 def build_forward(raw: bytes, mail: ParsedMail, record: dict[str, Any], to: str, settings: Settings) -> EmailMessage:
-    msg = EmailMessage(policy=email.policy.SMTP)
+    msg = EmailMessage(policy=_POLICY)
     msg["From"] = settings.smtp.from_address
     msg["To"] = to
     subject = clean(redact(mail.subject)) or "(no subject)"
