@@ -73,17 +73,17 @@ class CompiledPipeline:
             self.members.append((coef, intercept, cals))
 
     def features(self, texts: list[str]) -> sp.csr_matrix:
-        rows, cols, vals = [], [], []
-        for i, text in enumerate(texts):
+        indices, data, indptr = [], [], [0]
+        for text in texts:
             offset = 0
             for part in self.parts:
                 c, v = part.row(text)
-                rows.append(np.full(len(c), i))
-                cols.append(c + offset)
-                vals.append(v)
+                indices.append(c + offset)
+                data.append(v)
                 offset += part.size
+            indptr.append(indptr[-1] + sum(len(c) for c in indices[len(indices) - len(self.parts):]))
         return sp.csr_matrix(
-            (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(len(texts), self.width)
+            (np.concatenate(data), np.concatenate(indices), np.asarray(indptr)), shape=(len(texts), self.width)
         )
 
     def predict_proba(self, texts: list[str]) -> np.ndarray:

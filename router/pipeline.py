@@ -91,8 +91,15 @@ def decide_facts(f: Facts, settings: Settings) -> Decision:
         sender=f.sender,
         route=route,
         actions=decide.actions_for(f, route, template, settings),
-        reasons=[secrets.redact(r) for r in reasons],  # reasons quote subjects and phrases
+        reasons=_redacted(reasons),
     )
+
+
+def _redacted(reasons: list[str]) -> list[str]:
+    """Reasons quote subjects and phrases of the mail: never a secret value."""
+    if not secrets.find_secrets("\n".join(reasons)):
+        return reasons
+    return [secrets.redact(r) for r in reasons]
 
 
 def quarantine_decision(mail: ParsedMail, reason: str, settings: Settings) -> Decision:
