@@ -101,14 +101,14 @@ def plot_confusion(m: dict[str, Any], out: Path) -> None:
     import matplotlib.pyplot as plt
 
     labels, cm = m["labels"], np.array(m["confusion"])
-    size = max(4.0, 0.45 * len(labels) + 2)
+    size = max(5.0, 0.45 * len(labels) + 2)
     fig, ax = plt.subplots(figsize=(size, size))
     ax.imshow(cm, cmap="Blues")
     ax.set_xticks(range(len(labels)), labels=labels, rotation=45, ha="right")
     ax.set_yticks(range(len(labels)), labels=labels)
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
-    ax.set_title(f"{m['model_version']}: accuracy {m['accuracy']:.3f}, macro-F1 {m['macro_f1']:.3f}")
+    ax.set_title(f"{m['model_version']} (n={m['n']})\naccuracy {m['accuracy']:.3f}, macro-F1 {m['macro_f1']:.3f}", fontsize=10)
     if len(labels) <= 20:
         top = cm.max() or 1
         for i in range(len(labels)):
