@@ -124,7 +124,11 @@ def quarantine_decision(mail: ParsedMail, reason: str, settings: Settings) -> De
 
 def triage(raw: bytes, settings: Settings, classifier: Classifier | None) -> tuple[ParsedMail, Decision]:
     """Parse and decide one raw message.  Never raises for a message."""
-    mail = parse.parse(raw, settings.limits)
+    return decide_mail(parse.parse(raw, settings.limits), settings, classifier)
+
+
+def decide_mail(mail: ParsedMail, settings: Settings, classifier: Classifier | None) -> tuple[ParsedMail, Decision]:
+    """Decide an already parsed message (the daemon parses once).  Never raises."""
     if mail.problem:
         return mail, quarantine_decision(mail, mail.problem, settings)
     try:

@@ -90,10 +90,16 @@ def _template_source(folder: Path | None, lang: str) -> str:
     return resources.files("router").joinpath(f"templates/{lang}.txt").read_text(encoding="utf-8")
 
 
+@lru_cache(maxsize=16)
+def _compiled(source: str) -> jinja2.Template:
+    """Templates are re-read on every reply (ops may edit them) but compiled once per text."""
+    env = jinja2.Environment(autoescape=False, undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+    return env.from_string(source)
+
+
 def render(lang: str, context: dict[str, Any], folder: Path | None = None) -> tuple[str, str]:
     """(subject, body) of a reply; plain text, so autoescaping is off."""
-    env = jinja2.Environment(autoescape=False, undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
-    text = env.from_string(_template_source(folder, lang)).render(**context)
+    text = _compiled(_template_source(folder, lang)).render(**context)
     first, _, body = text.partition("\n")
     subject = first.removeprefix("Subject:").strip() if first.startswith("Subject:") else ""
     return clean(subject, 250), body.lstrip("\n")
@@ -246,10 +252,12 @@ class Replier:
         db, now = self.state.db, time.time()
         if db.execute("SELECT 1 FROM replies WHERE sender=? AND case_id=? AND outcome IN ('sent','sending')", (sender, case_id)).fetchone():
             return "case_already_acknowledged"
-        hour = db.execute("SELECT COUNT(*) FROM replies WHERE sender=? AND outcome='sent' AND ts>?", (sender, now - 3600)).fetchone()[0]
+        # A reply left uncertain by a crash may have gone out: it counts towards the caps.
+        counted = "(outcome='sent' OR reason='uncertain_after_crash')"
+        hour = db.execute(f"SELECT COUNT(*) FROM replies WHERE sender=? AND {counted} AND ts>?", (sender, now - 3600)).fetchone()[0]
         if hour >= self.settings.replies.per_sender_per_hour:
             return "rate_limited_hour"
-        day = db.execute("SELECT COUNT(*) FROM replies WHERE sender=? AND outcome='sent' AND ts>?", (sender, now - 86400)).fetchone()[0]
+        day = db.execute(f"SELECT COUNT(*) FROM replies WHERE sender=? AND {counted} AND ts>?", (sender, now - 86400)).fetchone()[0]
         if day >= self.settings.replies.per_sender_per_day:
             return "rate_limited_day"
         return None

@@ -140,7 +140,7 @@ class Runner:
             log.info("known message filed again", extra={"message_id": mail.message_id, "folder": folder})
             return "duplicate"
         try:
-            record = row.record if row.reached("decided") and row.record else self._decide(row, raw, mail)
+            record = row.record if row.reached("decided") and row.record else self._decide(row, mail)
             route = record["route"]
             if not row.reached("forwarded"):
                 self._forward(row, raw, mail, record)
@@ -173,8 +173,8 @@ class Runner:
             log.exception("message failed; quarantined", extra={"message_id": mail.message_id})
             return self._set_aside(mb, uid, row, mail, "quarantine", f"internal error: {type(exc).__name__}")
 
-    def _decide(self, row: MessageRow, raw: bytes, mail: ParsedMail) -> dict[str, Any]:
-        _mail, decision = pipeline.triage(raw, self.settings, self.classifier)
+    def _decide(self, row: MessageRow, mail: ParsedMail) -> dict[str, Any]:
+        _mail, decision = pipeline.decide_mail(mail, self.settings, self.classifier)
         decision = self.replier.assign_case(decision, mail)
         record = decision.to_record()
         self.state.advance(row, "decided", record=record, route=record["route"], case_id=record["case_id"],

@@ -27,9 +27,12 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import pytest
 from daemonkit import (REPO, count_events, env_for, forwards, log_events, mailbox_ids, make_mail, parsed, replies,
                        router_cmd, run_once, slow_smtp, start_daemon, stop_daemon, wait_until, write_config)
 from router.sandbox import Dovecot, SmtpSink
+
+pytestmark = pytest.mark.integration
 
 SEED = 20261124
 REPEAT = "repeat@mail.example"
@@ -175,6 +178,7 @@ KILLS = 18           # SIGKILLs that land while there is still mail in INBOX
 MAX_STARTS = 45      # give up killing after this many starts and let the final run finish
 
 
+@pytest.mark.slow
 def test_sigkill_at_random_moments_loses_nothing_and_acts_once(tmp_path: Path, dovecot: Dovecot, smtp_sink: SmtpSink) -> None:
     raws = mixed_backlog(250)
     ids = [message_id(r) for r in raws]
