@@ -169,16 +169,20 @@ class Mailbox:
 
     def file(self, uid: int, folder: str) -> str:
         """Move one message out of the folder; returns the method used."""
+        return self.file_many([uid], folder)
+
+    def file_many(self, uids: list[int], folder: str) -> str:
+        """Move messages out of the folder in one command; returns the method used."""
         self.ensure_folder(folder)
         if self.has("MOVE"):
-            self.c.move([uid], folder)
+            self.c.move(uids, folder)
             return "move"
-        self.c.copy([uid], folder)
+        self.c.copy(uids, folder)
         if self.has("UIDPLUS"):
-            self.c.add_flags([uid], [b"\\Deleted"], silent=True)
-            self.c.uid_expunge([uid])
+            self.c.add_flags(uids, [b"\\Deleted"], silent=True)
+            self.c.uid_expunge(uids)
             return "copy+uid_expunge"
-        self.c.add_flags([uid], [self.settings.move_fallback_keyword.encode(), b"\\Seen"], silent=True)
+        self.c.add_flags(uids, [self.settings.move_fallback_keyword.encode(), b"\\Seen"], silent=True)
         return "copy+flag"
 
     def append(self, folder: str, raw: bytes) -> None:

@@ -39,6 +39,17 @@ class DrainResult:
     by_route: dict[str, int] = field(default_factory=dict)
 
 
+@dataclass
+class _ToFile:
+    """A message whose actions are done and recorded, waiting for its MOVE."""
+
+    uid: int
+    row: MessageRow
+    record: dict[str, Any]
+    folder: str
+    started: float
+
+
 def mailbox_key(settings: Settings) -> str:
     s = settings.imap
     return f"{s.username}@{s.host}:{s.port}/{s.folder}"
@@ -90,13 +101,14 @@ class Runner:
                     due.append(uid)
                 big = [u for u in due if sizes.get(u, 0) > self.settings.limits.max_message_bytes]
                 raws = mb.fetch([u for u in due if u not in big])
+                pending: list[_ToFile] = []
                 for uid in due:
                     if self.should_stop():
                         break
                     if uid in big:
                         outcome = self.oversize(mb, uid, sizes[uid])
                     elif uid in raws:
-                        outcome = self.handle(mb, uid, raws[uid])
+                        outcome = self.handle(mb, uid, raws[uid], pending)
                     else:
                         continue  # expunged by someone else meanwhile
                     if outcome == "deferred":
@@ -107,6 +119,7 @@ class Runner:
                     else:
                         result.handled += 1
                         result.by_route[outcome] = result.by_route.get(outcome, 0) + 1
+                self.file_all(mb, pending)
                 self.state.set_meta("last_uid", max(batch))
         finally:
             self.outbox.close()
@@ -114,6 +127,24 @@ class Runner:
         self.state.set_meta("backlog", remaining)
         metrics.BACKLOG.set(remaining)
         return result
+
+    def file_all(self, mb: Mailbox, items: list[_ToFile]) -> None:
+        """File acted-on messages: one MOVE per destination folder, then record each."""
+        by_folder: dict[str, list[_ToFile]] = {}
+        for item in items:
+            by_folder.setdefault(item.folder, []).append(item)
+        for folder, group in by_folder.items():
+            method = mb.file_many([i.uid for i in group], folder)
+            for i in group:
+                route = i.record["route"]
+                self.state.advance(i.row, "filed", folder=folder, outcome=route)
+                metrics.MESSAGES.labels(route=route, outcome="handled").inc()
+                metrics.LATENCY.observe(time.monotonic() - i.started)
+                log.info(
+                    "message handled",
+                    extra={"message_id": i.row.message_id, "case_id": i.record["case_id"], "route": route,
+                           "folder": folder, "file_method": method, "ms": round((time.monotonic() - i.started) * 1000, 1)},
+                )
 
     def _settle_filed(self, mb: Mailbox, present: set[int]) -> None:
         """Record as filed what a crash left between MOVE and its record.
@@ -127,8 +158,13 @@ class Runner:
                 self.state.event("settled", row.message_id, f"moved to {row.folder} before a crash; recorded as filed")
 
     # -- one message ----------------------------------------------------------
-    def handle(self, mb: Mailbox, uid: int, raw: bytes) -> str:
-        """Take one message through its remaining steps; returns its outcome."""
+    def handle(self, mb: Mailbox, uid: int, raw: bytes, pending: list[_ToFile] | None = None) -> str:
+        """Take one message through its remaining steps; returns its outcome.
+
+        With `pending`, the final MOVE is left to `file_all` for the batch:
+        the step before it (`replied`) is recorded, so a crash in between
+        only means the move is done (or settled) on the next drain.
+        """
         started = time.monotonic()
         mail = parse.parse(raw, self.settings.limits)
         row = self.state.claim(self.key, mb.uidvalidity, uid, mail.message_id, parse.content_hash(raw))
@@ -147,16 +183,11 @@ class Runner:
             if not row.reached("replied"):
                 self.replier.reply(row, mail, record)
                 self.state.advance(row, "replied")
-            folder = _folder(record, self.settings)
-            method = mb.file(uid, folder)
-            self.state.advance(row, "filed", folder=folder, outcome=route)
-            metrics.MESSAGES.labels(route=route, outcome="handled").inc()
-            metrics.LATENCY.observe(time.monotonic() - started)
-            log.info(
-                "message handled",
-                extra={"message_id": mail.message_id, "case_id": record["case_id"], "route": route,
-                       "folder": folder, "file_method": method, "ms": round((time.monotonic() - started) * 1000, 1)},
-            )
+            to_file = _ToFile(uid, row, record, _folder(record, self.settings), started)
+            if pending is None:
+                self.file_all(mb, [to_file])
+            else:
+                pending.append(to_file)  # filed with the rest of the batch, one MOVE per folder
             return route
         except TempFail as exc:
             nxt = self.state.defer(row, str(exc), self.settings.smtp.retry_base_seconds, self.settings.smtp.retry_max_seconds)

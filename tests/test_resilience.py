@@ -184,7 +184,8 @@ def test_sigkill_at_random_moments_loses_nothing_and_acts_once(tmp_path: Path, d
     ids = [message_id(r) for r in raws]
     raw_by_id = dict(zip(ids, raws))
     assert len(set(ids)) == len(ids) == 250 and all(ids)
-    cfg = write_config(tmp_path, dovecot, smtp_sink)
+    # Small batches: messages are moved per batch, so kills must see INBOX shrink.
+    cfg = write_config(tmp_path, dovecot, smtp_sink, imap={"batch_size": 4})
     expected = triage_records(tmp_path, cfg, dovecot, raws)
     routes = Counter(r["route"] for r in expected.values())
     assert {"security", "compliance", "general", "review", "automated", "quarantine"} <= set(routes), routes
