@@ -407,7 +407,6 @@ def injection_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SmtpSink
 
 INJECTED_LINE = re.compile(rb"^(?:bcc\s*:|x-evil\s*:|evil@)", re.IGNORECASE | re.MULTILINE)
 # Known failures outside the acknowledgement code; strict, so a fix turns them red until the mark goes.
-PARSE_XFAIL: dict[str, str] = {}  # the parser and forward bugs these cases found are fixed
 
 
 def _assert_clean(rec: ReceivedMessage, what: str) -> None:
@@ -420,7 +419,7 @@ def _assert_clean(rec: ReceivedMessage, what: str) -> None:
 def test_crlf_never_becomes_a_header_in_anything_sent(injection_run: SmtpSink) -> None:
     sent = injection_run.messages
     # not vacuous: every mail whose addresses parse cleanly was forwarded and answered
-    clean_ids = [mid for mid in INJECTION_MAILS if mid not in PARSE_XFAIL]
+    clean_ids = list(INJECTION_MAILS)
     assert all(forward_of(injection_run, mid) and reply_to(injection_run, mid) for mid in clean_ids)
     for rec in sent:
         _assert_clean(rec, f"message to {rec.rcpt_tos}")
@@ -431,9 +430,7 @@ def test_crlf_never_becomes_a_header_in_anything_sent(injection_run: SmtpSink) -
             assert b"attacker" not in re.sub(rb"(?m)^To:.*\r?\n", b"", rec.data), rec.data[:2000]
 
 
-@pytest.mark.parametrize("mid", [
-    pytest.param(mid, marks=pytest.mark.xfail(strict=True, reason=PARSE_XFAIL[mid])) if mid in PARSE_XFAIL else mid
-    for mid in INJECTION_MAILS])
+@pytest.mark.parametrize("mid", INJECTION_MAILS)
 def test_crlf_injection_attempt_gets_one_clean_forward_and_reply(injection_run: SmtpSink, mid: str) -> None:
     fw = forward_of(injection_run, mid)
     assert [rec.rcpt_tos for _m, rec in fw] == [("support-team@exchange.example",)], "expected one forward to the team"
