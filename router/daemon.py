@@ -22,7 +22,7 @@ from typing import IO
 from router import classify, config, metrics
 from router.act.outbox import Outbox
 from router.config import Settings
-from router.errors import MailboxError, RouterError
+from router.errors import LoginError, MailboxError, RouterError
 from router.mailbox import CONNECTION_ERRORS, Mailbox
 from router.runner import Runner, mailbox_key
 from router.state import State
@@ -44,6 +44,7 @@ class Daemon:
         self.outbox = Outbox(settings.smtp)
         self.runner = self._runner()
         self.mailbox: Mailbox | None = None
+        self._ever_connected = False
         self._lock: IO[str] | None = None
 
     def _runner(self) -> Runner:
@@ -127,6 +128,8 @@ class Daemon:
                     continue
                 full = self._wait(mb)
             except (MailboxError, *CONNECTION_ERRORS) as exc:
+                if isinstance(exc, LoginError) and not self._ever_connected:
+                    raise  # wrong credentials at start: fail now with the reason instead of spinning
                 metrics.IMAP_ERRORS.inc()
                 log.warning("mailbox connection problem; reconnecting", extra={"error": str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__, "retry_in_s": backoff})
                 self._disconnect()
@@ -168,6 +171,7 @@ class Daemon:
         if self.mailbox is None:
             mb = Mailbox(self.settings.imap)
             mb.connect()
+            self._ever_connected = True
             for folder in set(self.settings.folders.values()):
                 if folder != self.settings.folders.get("corrections"):
                     mb.ensure_folder(folder)

@@ -27,6 +27,10 @@ class MailboxError(RouterError):
     """The IMAP server could not be reached or refused an operation."""
 
 
+class LoginError(MailboxError):
+    """The server refused our credentials."""
+
+
 class StopProcessing(BaseException):
     """Stop the pipeline for this message; `reason` says why."""
 

@@ -24,7 +24,7 @@ from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError
 
 from router.config import ImapSettings
-from router.errors import MailboxError
+from router.errors import LoginError, MailboxError
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +72,7 @@ class Mailbox:
                 client.starttls(context)
             client.login(s.username, s.password())
         except IMAPClientError as exc:
-            raise MailboxError(f"IMAP login to {s.host}:{s.port} as {s.username} failed: {_first_line(exc)}") from None
+            raise LoginError(f"IMAP login to {s.host}:{s.port} as {s.username} failed: {_first_line(exc)}") from None
         except (OSError, ssl.SSLError) as exc:
             raise MailboxError(f"cannot reach IMAP server {s.host}:{s.port}: {_first_line(exc)}") from None
         self.client = client

@@ -152,3 +152,29 @@ def test_second_daemon_is_refused_and_sigterm_exits_zero(tmp_path: Path, dovecot
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_starttls_and_implicit_tls_with_password_file(tmp_path: Path, dovecot_factory, smtp_sink: SmtpSink) -> None:  # type: ignore[no-untyped-def]
+    """Both TLS modes of [imap] security, and the password read from password_file."""
+    server = dovecot_factory(ssl=True)
+    secret = tmp_path / "imap_password"
+    secret.write_text(server.password + "\n")
+    for n, (mode, port) in enumerate((("starttls", server.port), ("ssl", server.ssl_port))):
+        server.append("INBOX", make_mail(100 + n))
+        cfg_dir = tmp_path / mode
+        cfg_dir.mkdir()
+        cfg = write_config(cfg_dir, server, smtp_sink, imap={"security": mode, "port": port, "password_env": "",
+                                                             "password_file": str(secret)})
+        proc = subprocess.run(router_cmd(cfg, "run", "--once"), capture_output=True, text=True, timeout=120,
+                              env={k: v for k, v in env_for(server).items() if k != "ROUTER_TEST_IMAP_PASSWORD"})
+        assert proc.returncode == 0, proc.stderr[-1500:]
+        assert server.uids("INBOX") == []
+    assert len(forwards(smtp_sink)) == 2
+    # wrong credentials at start: exit 1 with a one-line reason, not a retry loop or a traceback
+    secret.write_text("wrong")
+    cfg = write_config(tmp_path, server, smtp_sink, imap={"password_env": "", "password_file": str(secret)})
+    proc = subprocess.run(router_cmd(cfg, "--log-level", "ERROR", "run", "--once"), capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1
+    assert proc.stderr.strip().splitlines() == [f"router: error: IMAP login to 127.0.0.1:{server.port} as {server.user} failed: "
+                                               + proc.stderr.split("failed: ", 1)[1].strip()]
+    assert "Traceback" not in proc.stderr and "wrong" not in proc.stderr
