@@ -29,38 +29,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from mix import REPO, build  # noqa: E402
 
-from router.sandbox import Dovecot, SmtpSink  # noqa: E402
+from router.sandbox import Dovecot, SmtpSink, router_config  # noqa: E402
 
 PASSWORD_ENV = "ROUTER_BENCH_IMAP_PASSWORD"
 POLL = 3600  # no scheduled poll during the run
-
-
-def write_config(path: Path, dovecot: Dovecot, sink: SmtpSink, state_dir: Path, model: Path) -> None:
-    path.write_text(
-        f"""
-[imap]
-host = "{dovecot.host}"
-port = {dovecot.port}
-security = "none"
-username = "{dovecot.user}"
-password_env = "{PASSWORD_ENV}"
-poll_interval_seconds = {POLL}
-
-[smtp]
-host = "{sink.host}"
-port = {sink.port}
-security = "none"
-from_address = "support@exchange.example"
-
-[state]
-path = "{state_dir / 'router.sqlite3'}"
-
-[model]
-path = "{model}"
-training_data = "{REPO / 'training_data'}"
-""",
-        encoding="utf-8",
-    )
 
 
 def header(raw: bytes, name: str) -> str:
@@ -90,7 +62,7 @@ def main() -> int:
     try:
         with Dovecot(base / "imap") as dovecot, SmtpSink() as sink:
             cfg = base / "config.toml"
-            write_config(cfg, dovecot, sink, base / "state", args.model)
+            router_config(cfg, dovecot, sink, base / "state", PASSWORD_ENV, model={"path": str(args.model)}, imap={"poll_interval_seconds": POLL})
             log = base / "router.log"
             with log.open("wb") as fh:
                 proc = subprocess.Popen(

@@ -43,7 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from mix import REPO, build  # noqa: E402
 
-from router.sandbox import Dovecot, SmtpSink  # noqa: E402
+from router.sandbox import Dovecot, SmtpSink, router_config  # noqa: E402
 
 BATCH = 50
 PASSWORD_ENV = "ROUTER_BENCH_IMAP_PASSWORD"
@@ -63,34 +63,6 @@ def unique_backlog(n: int) -> list[bytes]:
             seen.add(m.group(1))
         out.append(raw)
     return out
-
-
-def write_config(path: Path, dovecot: Dovecot, sink: SmtpSink, state_dir: Path, model: Path) -> None:
-    path.write_text(
-        f"""
-[imap]
-host = "{dovecot.host}"
-port = {dovecot.port}
-security = "none"
-username = "{dovecot.user}"
-password_env = "{PASSWORD_ENV}"
-batch_size = {BATCH}
-
-[smtp]
-host = "{sink.host}"
-port = {sink.port}
-security = "none"
-from_address = "support@exchange.example"
-
-[state]
-path = "{state_dir / 'router.sqlite3'}"
-
-[model]
-path = "{model}"
-training_data = "{REPO / 'training_data'}"
-""",
-        encoding="utf-8",
-    )
 
 
 def bare_drain(dovecot: Dovecot, folder: str, per_message_move: bool) -> tuple[int, float]:
@@ -187,7 +159,7 @@ def main() -> int:
             n_batch, t_batch = bare_drain(dovecot, "Bench/BareBatch", per_message_move=False)
 
             cfg = base / "config.toml"
-            write_config(cfg, dovecot, sink, base / "state", args.model)
+            router_config(cfg, dovecot, sink, base / "state", PASSWORD_ENV, model={"path": str(args.model)}, imap={"batch_size": BATCH})
             env = {**os.environ, PASSWORD_ENV: dovecot.password}
             log = base / "router.log"
             with log.open("wb") as fh:

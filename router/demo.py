@@ -16,38 +16,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-from router.sandbox import Dovecot, SmtpSink
+from router.sandbox import Dovecot, SmtpSink, router_config
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-def write_config(path: Path, dovecot: Dovecot, sink: SmtpSink, state_dir: Path) -> None:
-    path.write_text(
-        f"""
-[imap]
-host = "{dovecot.host}"
-port = {dovecot.port}
-security = "none"
-username = "{dovecot.user}"
-password_env = "ROUTER_DEMO_IMAP_PASSWORD"
-poll_interval_seconds = 5
-
-[smtp]
-host = "{sink.host}"
-port = {sink.port}
-security = "none"
-from_address = "support@exchange.example"
-retry_base_seconds = 1
-
-[state]
-path = "{state_dir / 'router.sqlite3'}"
-
-[model]
-path = "{REPO / 'models' / 'current.joblib'}"
-training_data = "{REPO / 'training_data'}"
-""",
-        encoding="utf-8",
-    )
 
 
 def main() -> int:
@@ -59,7 +30,8 @@ def main() -> int:
             for path in samples:
                 dovecot.append("INBOX", path.read_bytes())
             cfg = base / "config.toml"
-            write_config(cfg, dovecot, sink, base / "state")
+            router_config(cfg, dovecot, sink, base / "state", "ROUTER_DEMO_IMAP_PASSWORD",
+                          imap={"poll_interval_seconds": 5}, smtp={"retry_base_seconds": 1})
             env = {**os.environ, "ROUTER_DEMO_IMAP_PASSWORD": dovecot.password}
             print(f"sandbox: Dovecot on {dovecot.host}:{dovecot.port}, SMTP sink on {sink.host}:{sink.port}, {len(samples)} sample messages in INBOX")
             print("running: router run --once\n")

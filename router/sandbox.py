@@ -1032,3 +1032,49 @@ class SmtpSink:
             self._messages.append(message)
             self._cond.notify_all()
 
+
+
+# ---------------------------------------------------------------------------
+# A router configuration for a sandbox (demo, benchmarks, tests)
+
+
+def router_config(
+    path: Path,
+    dovecot: Dovecot,
+    sink: SmtpSink,
+    state_dir: Path,
+    password_env: str,
+    **sections: dict[str, Any],
+) -> Path:
+    """Write a config.toml that points the router at this sandbox.
+
+    `sections` override or add keys, e.g. imap={"poll_interval_seconds": 5};
+    the model and training data default to the checkout's.
+    """
+    repo = Path(__file__).resolve().parents[1]
+    base: dict[str, dict[str, Any]] = {
+        "imap": {"host": dovecot.host, "port": dovecot.port, "security": "none", "username": dovecot.user,
+                 "password_env": password_env},
+        "smtp": {"host": sink.host, "port": sink.port, "security": "none", "from_address": "support@exchange.example"},
+        "state": {"path": str(state_dir / "router.sqlite3")},
+        "model": {"path": str(repo / "models" / "current.joblib"), "training_data": str(repo / "training_data")},
+    }
+    for name, values in sections.items():
+        base.setdefault(name, {}).update(values)
+    lines: list[str] = []
+    for name, values in base.items():
+        lines.append(f"[{name}]")
+        lines += [f"{key} = {_toml_value(value)}" for key, value in values.items()]
+        lines.append("")
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'

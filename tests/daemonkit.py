@@ -13,7 +13,7 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
-from router.sandbox import Dovecot, SmtpSink
+from router.sandbox import Dovecot, SmtpSink, router_config
 
 REPO = Path(__file__).resolve().parents[1]
 PASSWORD_ENV = "ROUTER_TEST_IMAP_PASSWORD"
@@ -21,35 +21,16 @@ PASSWORD_ENV = "ROUTER_TEST_IMAP_PASSWORD"
 
 def write_config(tmp: Path, dovecot: Dovecot, sink: SmtpSink, extra: str = "", **sections: dict[str, Any]) -> Path:
     """A config for this sandbox; `sections` override keys, e.g. smtp={"retry_base_seconds": 0.2}."""
-    base: dict[str, dict[str, Any]] = {
-        "imap": {"host": dovecot.host, "port": dovecot.port, "security": "none", "username": dovecot.user,
-                 "password_env": PASSWORD_ENV, "poll_interval_seconds": 2, "timeout": 10},
-        "smtp": {"host": sink.host, "port": sink.port, "security": "none",
-                 "from_address": "support@exchange.example", "retry_base_seconds": 0.2, "retry_max_seconds": 2, "timeout": 10},
-        "state": {"path": str(tmp / "state" / "router.sqlite3")},
-        "model": {"path": str(REPO / "models" / "current.joblib"), "training_data": str(REPO / "training_data")},
+    defaults: dict[str, dict[str, Any]] = {
+        "imap": {"poll_interval_seconds": 2, "timeout": 10},
+        "smtp": {"retry_base_seconds": 0.2, "retry_max_seconds": 2, "timeout": 10},
     }
     for name, values in sections.items():
-        base.setdefault(name, {}).update(values)
-    lines = []
-    for name, values in base.items():
-        lines.append(f"[{name}]")
-        for k, v in values.items():
-            lines.append(f"{k} = {_toml(v)}")
-        lines.append("")
-    cfg = tmp / "config.toml"
-    cfg.write_text("\n".join(lines) + extra, encoding="utf-8")
+        defaults.setdefault(name, {}).update(values)
+    cfg = router_config(tmp / "config.toml", dovecot, sink, tmp / "state", PASSWORD_ENV, **defaults)
+    if extra:
+        cfg.write_text(cfg.read_text(encoding="utf-8") + extra, encoding="utf-8")
     return cfg
-
-
-def _toml(v: Any) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, (int, float)):
-        return repr(v)
-    if isinstance(v, list):
-        return "[" + ", ".join(_toml(x) for x in v) + "]"
-    return '"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def env_for(dovecot: Dovecot) -> dict[str, str]:
