@@ -262,8 +262,6 @@ _ADDRESS = re.compile(r"[^@\s<>\"]+@[^@\s<>\"]+")
 
 
 def _server(r: _Reader) -> dict[str, Any]:
-    if r.data.get("password"):
-        raise r._fail("password", "passwords are not read from the config; use password_file or password_env")
     return dict(
         host=r.str("host") or _raise(r._fail("host", "must not be empty")),
         port=r.int("port", 1, 65535),

@@ -187,11 +187,12 @@ class Daemon:
         self.reload.clear()
         try:
             settings = config.load(self.config_path)
+            classifier = _load_model(settings)
         except RouterError as exc:
             log.error("config reload failed; keeping the old configuration", extra={"error": str(exc)})
             return
         self.settings = settings
-        self.classifier = _load_model(settings)
+        self.classifier = classifier
         self.outbox.close()
         self.outbox = Outbox(settings.smtp)
         self.runner = self._runner()

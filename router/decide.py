@@ -153,6 +153,10 @@ def reply_plan(f: Facts, route: str, settings: Settings) -> tuple[str | None, st
         return None, "no reply: no address to answer"
     if target in settings.own_addresses or target in settings.routes.values():
         return None, "no reply: the reply address is one of ours"
+    from router.understand.automated import is_machine_address
+
+    if is_machine_address(target):
+        return None, f"no reply: the reply address {target} is an automatic mailbox"
     template = "zh" if f.language == "zh" else "en"
     return template, f"acknowledgement in {template}"
 

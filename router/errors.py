@@ -1,9 +1,7 @@
 """Exceptions of the router.
 
 `RouterError` and its subclasses are domain errors: the CLI turns them into a
-one-line message and a non-zero exit code.  `StopProcessing` is a signal, not
-an error (as in Mailman's rules): it derives from BaseException so that a
-broad `except Exception` in a stage cannot swallow it by accident.
+one-line message and a non-zero exit code.
 """
 
 
@@ -30,10 +28,3 @@ class MailboxError(RouterError):
 class LoginError(MailboxError):
     """The server refused our credentials."""
 
-
-class StopProcessing(BaseException):
-    """Stop the pipeline for this message; `reason` says why."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason

@@ -18,7 +18,6 @@ import socket
 import ssl
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError
@@ -36,13 +35,6 @@ CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
     IMAPClientError,
     EOFError,
 )
-
-
-@dataclass(frozen=True)
-class Fetched:
-    uid: int
-    size: int
-    raw: bytes | None  # None when only the size (and headers) were fetched
 
 
 class Mailbox:
@@ -185,9 +177,6 @@ class Mailbox:
         self.c.add_flags(uids, [self.settings.move_fallback_keyword.encode(), b"\\Seen"], silent=True)
         return "copy+flag"
 
-    def append(self, folder: str, raw: bytes) -> None:
-        self.ensure_folder(folder)
-        self.c.append(folder, raw)
 
     # -- other folders (requeue, corrections, label) --------------------------
     def select(self, folder: str) -> bool:
@@ -249,8 +238,6 @@ class Mailbox:
             client.idle_done()
         return woke
 
-    def noop(self) -> None:
-        self.c.noop()
 
 
 def _is_news(response: object) -> bool:

@@ -26,7 +26,7 @@ def understand(mail: ParsedMail, settings: Settings, classifier: Classifier | No
     """Run every check on a parsed mail and collect the findings."""
     subj = subject.parse_subject(mail.subject, settings.issue_types, settings.uid_pattern)
     issue_type = settings.issue_type(subj.type)
-    text = f"{mail.subject}\n{mail.body}"
+    text = "\n".join([mail.subject, mail.body, *_attached_text(mail)])
     lang, _script = language.detect(f"{mail.subject}\n{mail.new_text}")
     hits = secrets.find_secrets(text)
     kinds = tuple(secrets.secret_kinds(hits))
@@ -59,6 +59,22 @@ def understand(mail: ParsedMail, settings: Settings, classifier: Classifier | No
         prediction=prediction,
         to_us=bool(ours & set(mail.to + mail.cc)) or not ours,
     )
+
+
+_TEXT_NAMES = (".txt", ".text", ".csv", ".tsv", ".log", ".json", ".md", ".eml")
+
+
+def _attached_text(mail: ParsedMail, budget: int = 200_000) -> list[str]:
+    """Decoded text attachments: customers paste keys and seed phrases into files too."""
+    out = []
+    for att in mail.attachments:
+        if att.content_type.startswith("text/") or att.filename.lower().endswith(_TEXT_NAMES):
+            text = att.payload[:budget].decode("utf-8", "replace")
+            out.append(text)
+            budget -= len(text)
+            if budget <= 0:
+                break
+    return out
 
 
 def decide_facts(f: Facts, settings: Settings) -> Decision:

@@ -167,7 +167,3 @@ class Decision:
             }
         )
         return record
-
-    @property
-    def missing(self) -> list[str]:
-        return [k for k in self.required if k not in self.evidence.present]

@@ -284,6 +284,8 @@ def _no_reply_reason(record: dict[str, Any]) -> str:
                 return "not_addressed_to_us"
             if "ours" in text:
                 return "own_address"
+            if "automatic mailbox" in text:
+                return "machine_reply_address"
             if "disabled" in text:
                 return "disabled"
             return "no_address"

@@ -11,7 +11,6 @@ Connection errors propagate: the daemon reconnects and the drain resumes.
 
 from __future__ import annotations
 
-import email.utils
 import logging
 import time
 from collections.abc import Callable
@@ -79,6 +78,7 @@ class Runner:
         if not above:
             self._settle_filed(mb, set(uids))
         metrics.BACKLOG.set(len(uids))
+        metrics.LAST_POLL.set(time.time())  # reached: /healthz must not fail during a long drain
         self.state.set_meta("last_poll", time.time())
         self.state.set_meta("backlog", len(uids))
         if not uids:
@@ -147,15 +147,26 @@ class Runner:
                 )
 
     def _settle_filed(self, mb: Mailbox, present: set[int]) -> None:
-        """Record as filed what a crash left between MOVE and its record.
+        """Record as filed what a crash left between a MOVE and its record.
 
         A message at step `replied` has had every action; if its UID is gone
-        from the folder, the MOVE went through before the process died.
+        from the folder, the MOVE went through before the process died.  An
+        earlier step means a set-aside (dead-letter, quarantine) was cut off
+        the same way, or a person removed the message: it is recorded so that
+        it does not show as in progress forever.
         """
-        for row in self.state.rows("mailbox=? AND uidvalidity=? AND step='replied'", (self.key, mb.uidvalidity)):
-            if row.uid not in present:
+        # Not `claimed`: that is also the step `router requeue` resets a message
+        # to while it moves it back under a new UID.
+        for row in self.state.rows("mailbox=? AND uidvalidity=? AND step IN ('decided','forwarded','replied')",
+                                   (self.key, mb.uidvalidity)):
+            if row.uid in present:
+                continue
+            if row.step == "replied":
                 self.state.advance(row, "filed", outcome=row.route)
                 self.state.event("settled", row.message_id, f"moved to {row.folder} before a crash; recorded as filed")
+            else:
+                self.state.advance(row, "filed", outcome="left_inbox")
+                self.state.event("settled", row.message_id, f"left the inbox at step {row.step} before its filing was recorded")
 
     # -- one message ----------------------------------------------------------
     def handle(self, mb: Mailbox, uid: int, raw: bytes, pending: list[_ToFile] | None = None) -> str:
@@ -206,10 +217,11 @@ class Runner:
 
     def _decide(self, row: MessageRow, mail: ParsedMail) -> dict[str, Any]:
         _mail, decision = pipeline.decide_mail(mail, self.settings, self.classifier)
-        decision = self.replier.assign_case(decision, mail)
-        record = decision.to_record()
-        self.state.advance(row, "decided", record=record, route=record["route"], case_id=record["case_id"],
-                           sender=mail.from_address, folder=_folder(record, self.settings))
+        with self.state.transaction():  # the case and the decision are recorded together or not at all
+            decision = self.replier.assign_case(decision, mail)
+            record = decision.to_record()
+            self.state.advance(row, "decided", record=record, route=record["route"], case_id=record["case_id"],
+                               sender=mail.from_address, folder=_folder(record, self.settings))
         log.info("decided", extra={"message_id": mail.message_id, "case_id": record["case_id"], "route": record["route"],
                                    "category": record["category"], "confidence": record["confidence"],
                                    "language": record["language"], "secrets": record["secrets"]})
@@ -233,7 +245,12 @@ class Runner:
     def _set_aside(self, mb: Mailbox, uid: int, row: MessageRow, mail: ParsedMail, where: str, reason: str) -> str:
         folder = self.settings.folders[where]
         mb.file(uid, folder)
-        self.state.advance(row, "filed", folder=folder, outcome=where, last_error=redact(reason)[:300])
+        record = dict(row.record) if row.record else None
+        if record is not None:  # the stored record says where the message really went (SPEC 8)
+            record["route"] = where
+            record["actions"] = [a for a in record["actions"] if a["type"] != "move"] + [{"type": "move", "folder": folder}]
+            record["reasons"] = [*record["reasons"], redact(reason)[:300]]
+        self.state.advance(row, "filed", folder=folder, outcome=where, last_error=redact(reason)[:300], record=record)
         metrics.MESSAGES.labels(route=where, outcome=where).inc()
         log.warning("message set aside", extra={"message_id": mail.message_id, "folder": folder, "reason": reason})
         return where
@@ -256,7 +273,3 @@ def _folder(record: dict[str, Any], settings: Settings) -> str:
         if action["type"] == "move":
             return str(action["folder"])
     return settings.folders.get(record["route"], settings.folders["review"])
-
-
-def sender_of(mail: ParsedMail) -> str:
-    return email.utils.parseaddr(mail.from_address)[1].lower()

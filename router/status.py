@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from pathlib import Path
 from typing import Any
 
 from router.classify import read_metadata
 from router.config import Settings
+from router.errors import RouterError
 from router.state import State
 
 
 def collect(settings: Settings) -> dict[str, Any]:
     if not settings.state_path.exists():
         return {"state": str(settings.state_path), "running_since": None, "note": "no state store yet: the daemon has not run", "model": _model(settings.model_path)}
-    state = State(settings.state_path)
+    try:
+        state = State(settings.state_path, readonly=True)
+    except sqlite3.Error as exc:
+        raise RouterError(f"state store {settings.state_path} cannot be read: {exc}") from None
     try:
         db = state.db
         midnight = time.mktime(time.localtime()[:3] + (0, 0, 0, 0, 0, -1))

@@ -3,7 +3,7 @@
 The forward carries the original as a message/rfc822 attachment (a redacted
 rebuild when secrets were found), a subject prefix with category, UID and
 case id, and X-Router-* headers.  Its Message-ID is derived from the
-original's, the route and the recipient, so a copy re-sent after a crash is
+original's, the purpose ("fwd") and the recipient, so a copy re-sent after a crash is
 recognisably the same mail downstream.
 """
 

@@ -14,6 +14,7 @@ import ssl
 from email.message import EmailMessage
 
 from router.config import SmtpSettings
+from router.errors import RouterError
 
 log = logging.getLogger(__name__)
 
@@ -48,12 +49,22 @@ class Outbox:
             smtp.login(s.username, s.password())
         return smtp
 
+    def _open(self) -> smtplib.SMTP:
+        """Connect and log in.  Any failure here is about the relay or our own
+        credentials, not about the message: it is temporary (TempFail), so
+        mail waits in the inbox instead of being dead-lettered."""
+        try:
+            return self._connect()
+        except (smtplib.SMTPException, OSError, ssl.SSLError, RouterError) as exc:
+            raise TempFail(f"cannot connect or log in to SMTP {self.settings.host}:{self.settings.port}: "
+                           f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}") from None
+
     def send(self, msg: EmailMessage, sender: str, recipients: list[str]) -> None:
         """Send one message; raises TempFail or PermFail."""
         for attempt in (1, 2):
             try:
                 if self._smtp is None:
-                    self._smtp = self._connect()
+                    self._smtp = self._open()
                 refused = self._smtp.send_message(msg, from_addr=sender, to_addrs=recipients)
                 if refused:
                     codes = {code for code, _ in refused.values()}

@@ -6,13 +6,7 @@ import argparse
 
 
 def register_all(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    from router.commands import check_config, triage
+    from router.commands import check_config, evaluate, label, promote, requeue, run, status, train, triage
 
-    for module in (triage, check_config):
-        module.register(sub)
-    for name in ("train", "evaluate", "promote", "run", "status", "requeue", "label"):
-        try:
-            module = __import__(f"router.commands.{name.replace('-', '_')}", fromlist=["register"])
-        except ModuleNotFoundError:
-            continue
+    for module in (run, triage, train, evaluate, promote, status, check_config, requeue, label):
         module.register(sub)

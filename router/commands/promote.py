@@ -37,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"current model unusable ({exc}); promoting")
         current = None
     if current is not None:
-        if current.labels != candidate.labels:
+        if current.labels != candidate.labels and not args.force:
             raise RouterError(f"label sets differ (current {current.labels}, candidate {candidate.labels}); use --force")
         old = evaluate(current, examples)
         worse = [

@@ -182,9 +182,16 @@ def report_parts(m: ParsedMail, c: Context) -> str | None:
     return None
 
 
+def is_machine_address(address: str) -> bool:
+    """mailer-daemon, postmaster, noreply-style, owner-*, *-request ... (SPEC 6)."""
+    return bool(_MACHINE_SENDER.match(address))
+
+
 def auto_subject(m: ParsedMail, c: Context) -> str | None:
     if _AUTO_SUBJECT.match(m.subject):
-        return f"subject looks automatic ({m.subject[:40]!r})"
+        from router.understand.secrets import redact
+
+        return f"subject looks automatic ({redact(m.subject)[:60]!r})"
     return None
 
 
