@@ -178,3 +178,16 @@ def test_starttls_and_implicit_tls_with_password_file(tmp_path: Path, dovecot_fa
     assert proc.stderr.strip().splitlines() == [f"router: error: IMAP login to 127.0.0.1:{server.port} as {server.user} failed: "
                                                + proc.stderr.split("failed: ", 1)[1].strip()]
     assert "Traceback" not in proc.stderr and "wrong" not in proc.stderr
+
+
+def test_smtp_login_failure_keeps_mail_waiting_not_dead_lettered(tmp_path: Path, dovecot: Dovecot, smtp_sink: SmtpSink) -> None:
+    """A relay that refuses our login is our problem, not the message's."""
+    dovecot.append("INBOX", make_mail(1))
+    cfg = write_config(tmp_path, dovecot, smtp_sink, smtp={"username": "router", "password_env": "NO_SUCH_ENV",
+                                                          "retry_base_seconds": 120, "retry_max_seconds": 120})
+    proc = run_once(cfg, dovecot)
+    assert proc.returncode == 0, proc.stderr[-1500:]
+    assert len(dovecot.uids("INBOX")) == 1
+    boxes = mailbox_ids(dovecot)
+    assert not boxes.get("DeadLetter") and not boxes.get("Quarantine")
+    assert "cannot connect or log in to SMTP" in proc.stderr

@@ -126,3 +126,35 @@ def test_reply_only_when_addressed_to_us_and_template_by_language() -> None:
     bcc = decide(bytes(m), FakeModel("general", 0.9))
     assert not [a for a in bcc["actions"] if a["type"] == "auto_reply"]
     assert any(a["type"] == "forward" for a in bcc["actions"])
+
+
+def test_secrets_in_a_text_attachment_make_security() -> None:
+    from mnemonic import Mnemonic
+
+    words = Mnemonic("english").to_mnemonic(bytes(range(16)))
+    m = EmailMessage()
+    m["From"] = "customer@mail.example"
+    m["To"] = "support@exchange.example"
+    m["Subject"] = "General Inquiry - UID 12345678"
+    m.set_content("please see my notes attached")
+    m.add_attachment(f"my wallet backup\nseed: {words}\n", filename="notes.txt")
+    r = decide(bytes(m), FakeModel("general", 0.99))
+    assert r["secrets"] == ["seed_phrase"] and r["category"] == "security"
+    assert {"type": "move", "folder": "Restricted"} in r["actions"]
+
+
+def test_no_acknowledgement_to_a_machine_reply_to() -> None:
+    r = decide(mail("Withdrawal Failed - UID 12345678", "my withdrawal failed", Reply_To="noreply@shop.example"), FakeModel("general", 0.9))
+    assert r["route"] == "general"
+    assert not [a for a in r["actions"] if a["type"] == "auto_reply"]
+    assert any("automatic mailbox" in x for x in r["reasons"])
+
+
+def test_automatic_subject_reason_never_quotes_a_secret() -> None:
+    from mnemonic import Mnemonic
+
+    words = Mnemonic("english").to_mnemonic(bytes(range(16)))
+    r = decide(mail(f"Auto: {words}", "away"), FakeModel("general", 0.9))
+    assert r["route"] == "automated"
+    joined = " ".join(r["reasons"])
+    assert not any(w in joined for w in words.split()[:4] if len(w) > 4)
