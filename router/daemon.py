@@ -23,7 +23,7 @@ from router import classify, config, metrics
 from router.act.outbox import Outbox
 from router.config import Settings
 from router.errors import LoginError, MailboxError, RouterError
-from router.mailbox import CONNECTION_ERRORS, Mailbox
+from router.mailbox import CONNECTION_ERRORS, Mailbox, Refused
 from router.runner import Runner, mailbox_key
 from router.state import State
 
@@ -172,9 +172,13 @@ class Daemon:
             mb = Mailbox(self.settings.imap)
             mb.connect()
             self._ever_connected = True
-            for folder in set(self.settings.folders.values()):
-                if folder != self.settings.folders.get("corrections"):
+            for folder in sorted(set(self.settings.folders.values())):
+                if folder == self.settings.folders.get("corrections"):
+                    continue
+                try:
                     mb.ensure_folder(folder)
+                except Refused as exc:  # messages bound there will be set aside with the reason
+                    log.error("cannot create folder", extra={"error": str(exc)})
             self.mailbox = mb
         return self.mailbox
 

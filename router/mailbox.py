@@ -20,12 +20,20 @@ import time
 from collections.abc import Iterator
 
 from imapclient import IMAPClient
-from imapclient.exceptions import IMAPClientError
+from imapclient.exceptions import IMAPClientAbortError, IMAPClientError
 
 from router.config import ImapSettings
 from router.errors import LoginError, MailboxError
 
 log = logging.getLogger(__name__)
+
+
+class Refused(MailboxError):
+    """The server answered NO or BAD to filing (quota, a folder name it refuses).
+
+    Retrying would stall the mailbox on one message, so callers set it aside.
+    """
+
 
 # Errors that mean "the connection is gone or unusable": reconnect and retry.
 CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
@@ -145,8 +153,17 @@ class Mailbox:
 
     # -- writing ----------------------------------------------------------
     def ensure_folder(self, folder: str) -> None:
+        """Create the folder when missing; Refused when the server will not."""
         if folder in self._folders:
             return
+        try:
+            self._ensure_folder(folder)
+        except IMAPClientAbortError:
+            raise
+        except IMAPClientError as exc:
+            raise Refused(f"{folder}: {_first_line(exc)}") from None
+
+    def _ensure_folder(self, folder: str) -> None:
         if not self.c.folder_exists(folder):
             try:
                 self.c.create_folder(folder)
@@ -164,7 +181,19 @@ class Mailbox:
         return self.file_many([uid], folder)
 
     def file_many(self, uids: list[int], folder: str) -> str:
-        """Move messages out of the folder in one command; returns the method used."""
+        """Move messages out of the folder in one command; returns the method used.
+
+        Raises Refused when the server turns the command down; a broken
+        connection still raises a connection error (reconnect and retry).
+        """
+        try:
+            return self._file_many(uids, folder)
+        except IMAPClientAbortError:
+            raise
+        except IMAPClientError as exc:
+            raise Refused(f"{folder}: {_first_line(exc)}") from None
+
+    def _file_many(self, uids: list[int], folder: str) -> str:
         self.ensure_folder(folder)
         if self.has("MOVE"):
             self.c.move(uids, folder)

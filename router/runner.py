@@ -22,7 +22,8 @@ from router.act.forward import build_forward
 from router.act.outbox import Outbox, PermFail, TempFail
 from router.classify import Classifier
 from router.config import Settings
-from router.mailbox import CONNECTION_ERRORS, Mailbox
+from router.errors import MailboxError
+from router.mailbox import CONNECTION_ERRORS, Mailbox, Refused
 from router.records import ParsedMail
 from router.state import MessageRow, State
 from router.understand.secrets import redact
@@ -134,7 +135,15 @@ class Runner:
         for item in items:
             by_folder.setdefault(item.folder, []).append(item)
         for folder, group in by_folder.items():
-            method = mb.file_many([i.uid for i in group], folder)
+            try:
+                method = mb.file_many([i.uid for i in group], folder)
+            except Refused as exc:
+                # The server said NO (quota, a folder it refuses): retrying would
+                # stall the mailbox, so the messages are set aside with the reason.
+                reason = f"cannot file into {exc}"
+                for i in group:
+                    self._set_aside(mb, i.uid, i.row, i.row.message_id, "quarantine", reason)
+                continue
             for i in group:
                 route = i.record["route"]
                 self.state.advance(i.row, "filed", folder=folder, outcome=route)
@@ -208,12 +217,12 @@ class Runner:
             return "deferred"
         except PermFail as exc:
             metrics.SMTP_ERRORS.labels(kind="permanent").inc()
-            return self._set_aside(mb, uid, row, mail, "dead_letter", f"permanent SMTP failure: {exc}")
+            return self._set_aside(mb, uid, row, mail.message_id, "dead_letter", f"permanent SMTP failure: {exc}")
         except CONNECTION_ERRORS:
             raise
         except Exception as exc:  # noqa: BLE001 - one bad message never blocks the others
             log.exception("message failed; quarantined", extra={"message_id": mail.message_id})
-            return self._set_aside(mb, uid, row, mail, "quarantine", f"internal error: {type(exc).__name__}")
+            return self._set_aside(mb, uid, row, mail.message_id, "quarantine", f"internal error: {type(exc).__name__}")
 
     def _decide(self, row: MessageRow, mail: ParsedMail) -> dict[str, Any]:
         _mail, decision = pipeline.decide_mail(mail, self.settings, self.classifier)
@@ -242,9 +251,12 @@ class Runner:
                                          "to": action["to"], "forward_id": str(msg["Message-ID"])})
         self.state.advance(row, "forwarded")
 
-    def _set_aside(self, mb: Mailbox, uid: int, row: MessageRow, mail: ParsedMail, where: str, reason: str) -> str:
+    def _set_aside(self, mb: Mailbox, uid: int, row: MessageRow, message_id: str, where: str, reason: str) -> str:
         folder = self.settings.folders[where]
-        mb.file(uid, folder)
+        try:
+            mb.file(uid, folder)
+        except Refused as exc:  # not even the set-aside folder takes it: stop and say why
+            raise MailboxError(f"cannot file a message into {exc}") from None
         record = dict(row.record) if row.record else None
         if record is not None:  # the stored record says where the message really went (SPEC 8)
             record["route"] = where
@@ -252,7 +264,7 @@ class Runner:
             record["reasons"] = [*record["reasons"], redact(reason)[:300]]
         self.state.advance(row, "filed", folder=folder, outcome=where, last_error=redact(reason)[:300], record=record)
         metrics.MESSAGES.labels(route=where, outcome=where).inc()
-        log.warning("message set aside", extra={"message_id": mail.message_id, "folder": folder, "reason": reason})
+        log.warning("message set aside", extra={"message_id": message_id, "folder": folder, "reason": reason})
         return where
 
     def oversize(self, mb: Mailbox, uid: int, size: int) -> str:
@@ -265,7 +277,7 @@ class Runner:
             return "duplicate"
         decision = pipeline.quarantine_decision(mail, mail.problem or "oversize", self.settings)
         self.state.advance(row, "decided", record=decision.to_record(), route="quarantine", case_id=decision.case_id)
-        return self._set_aside(mb, uid, row, mail, "quarantine", mail.problem or "oversize")
+        return self._set_aside(mb, uid, row, mail.message_id, "quarantine", mail.problem or "oversize")
 
 
 def _folder(record: dict[str, Any], settings: Settings) -> str:

@@ -191,3 +191,19 @@ def test_smtp_login_failure_keeps_mail_waiting_not_dead_lettered(tmp_path: Path,
     boxes = mailbox_ids(dovecot)
     assert not boxes.get("DeadLetter") and not boxes.get("Quarantine")
     assert "cannot connect or log in to SMTP" in proc.stderr
+
+
+def test_a_folder_the_server_refuses_sets_messages_aside_instead_of_stalling(tmp_path: Path, dovecot: Dovecot, smtp_sink: SmtpSink) -> None:
+    """A NO to MOVE (here: a folder name Dovecot refuses) must not block the mailbox."""
+    for i in range(3):
+        dovecot.append("INBOX", make_mail(i))
+    dovecot.append("INBOX", make_mail(9, subject="Account Hacked - UID 55501234", body="someone logged in and withdrew my BTC"))
+    cfg = write_config(tmp_path, dovecot, smtp_sink, folders={"general": "~Refused"})
+    proc = run_once(cfg, dovecot)
+    assert proc.returncode == 0, proc.stderr[-1500:]
+    boxes = mailbox_ids(dovecot)
+    assert dovecot.uids("INBOX") == []
+    assert len(boxes["Quarantine"]) == 3 and len(boxes["Routed/Security"]) == 1
+    assert "cannot file into ~Refused" in proc.stderr
+    db = sqlite3.connect(tmp_path / "state" / "router.sqlite3")
+    assert {r[0] for r in db.execute("SELECT outcome FROM messages")} == {"quarantine", "security"}
