@@ -37,6 +37,7 @@ from router.act.forward import build_forward, derived_message_id
 from router.act.outbox import Outbox, PermFail
 from router.classify import Classifier, model_text
 from router.config import CATEGORIES, Settings
+from router.decide import folder_for as routed_folder
 from router.mailbox import Mailbox
 from router.state import State
 from router.understand.language import detect
@@ -101,7 +102,7 @@ def corrected_record(record: dict[str, Any], category: str, settings: Settings) 
 
 def target_folder(record: dict[str, Any], settings: Settings) -> str:
     """Routed folder of the corrected category; originals with secrets stay restricted (SPEC 5)."""
-    return settings.folders["restricted"] if record.get("secrets") else settings.folders[record["category"]]
+    return routed_folder(record["category"], bool(record.get("secrets")), settings)
 
 
 def training_text(mail: Any) -> str:

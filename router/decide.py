@@ -193,12 +193,20 @@ def reply_address(mail: ParsedMail) -> str:
     return ""
 
 
+def folder_for(route: str, has_secrets: bool, settings: Settings) -> str:
+    """Where the original is filed: the restricted folder when it held secrets
+    (SPEC 5), except quarantine, which keeps dangerous mail together."""
+    if has_secrets and route != "quarantine":
+        return settings.folders["restricted"]
+    return settings.folders.get(route, settings.folders["review"])
+
+
 def actions_for(f: Facts, route: str, template: str | None, settings: Settings) -> list[dict[str, str]]:
     actions: list[dict[str, str]] = []
     if route in settings.routes:
         actions.append({"type": "forward", "to": settings.routes[route]})
     if template:
         actions.append({"type": "auto_reply", "template": template})
-    folder = settings.folders["restricted"] if f.secrets and route not in ("quarantine",) else settings.folders[route]
+    folder = folder_for(route, bool(f.secrets), settings)
     actions.append({"type": "move", "folder": folder})
     return actions

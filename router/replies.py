@@ -30,7 +30,7 @@ from router.act.forward import derived_message_id
 from router.act.headers import clean
 from router.act.outbox import Outbox, PermFail
 from router.config import Settings
-from router.decide import reply_address
+from router.decide import folder_for, reply_address
 from router.records import Decision, EvidenceReport, ParsedMail
 from router.state import MessageRow, State
 
@@ -298,7 +298,7 @@ def _reroute(decision: Decision, route: str, settings: Settings, reason: str) ->
     if route in settings.routes:
         new_actions.append({"type": "forward", "to": settings.routes[route]})
     new_actions += actions
-    folder = settings.folders["restricted"] if decision.secrets else settings.folders.get(route, settings.folders["review"])
+    folder = folder_for(route, bool(decision.secrets), settings)
     new_actions.append({"type": "move", "folder": folder})
     reasons = list(decision.reasons) + [reason]
     return replace(decision, route=route, actions=new_actions, reasons=reasons)
