@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import email
 import email.policy
-import hashlib
 import json
 import sqlite3
 import subprocess
@@ -18,6 +17,7 @@ from email.message import EmailMessage
 from pathlib import Path
 
 from daemonkit import env_for, forwards, mailbox_ids, make_mail, parsed, replies, run_once, write_config
+from secretkit import b58check
 from router.sandbox import Dovecot, SmtpSink
 
 SECURITY = "security-team@exchange.example"
@@ -280,22 +280,13 @@ def test_requeue_after_a_fix_handles_once_and_never_repeats_what_was_sent(tmp_pa
 
 
 # -- the plant test: no secret value leaves the router, whatever it does ----------------------------------------
-def _b58check(payload: bytes) -> str:
-    alphabet = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
-    data = payload + hashlib.sha256(hashlib.sha256(payload).digest()).digest()[:4]
-    n = int.from_bytes(data, "big")
-    out = ""
-    while n:
-        n, r = divmod(n, 58)
-        out = alphabet[r] + out
-    return "1" * (len(data) - len(data.lstrip(b"\0"))) + out
 
 
 def _planted() -> dict[str, tuple[str, str]]:
     """kind -> (mail body, the secret value in it)."""
     from mnemonic import Mnemonic
 
-    wif = _b58check(b"\x80" + bytes.fromhex("0c28fca386c7a227600b2fe50b7cae11ec86d3bf1fbe471be89827e19d72aa1d") + b"\x01")
+    wif = b58check(b"\x80" + bytes.fromhex("0c28fca386c7a227600b2fe50b7cae11ec86d3bf1fbe471be89827e19d72aa1d") + b"\x01")
     seed = Mnemonic("english").to_mnemonic(bytes(range(16)))
     hexkey = "4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318"
     values = {

@@ -7,11 +7,12 @@ addresses, dates, phone numbers, prose) matter as much as the hits.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import random
 
 import pytest
+
+from secretkit import b58check
 from mnemonic import Mnemonic
 
 from router.records import SecretHit
@@ -30,15 +31,6 @@ def _values(text: str) -> list[tuple[str, str]]:
     return [(h.kind, text[h.start : h.end]) for h in find_secrets(text)]
 
 
-def _b58check(payload: bytes) -> str:
-    alphabet = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
-    data = payload + hashlib.sha256(hashlib.sha256(payload).digest()).digest()[:4]
-    n = int.from_bytes(data, "big")
-    out = ""
-    while n:
-        n, r = divmod(n, 58)
-        out = alphabet[r] + out
-    return "1" * (len(data) - len(data.lstrip(b"\0"))) + out
 
 
 def _bad_checksum(phrase: str, lang: Mnemonic) -> str:
@@ -151,17 +143,17 @@ def test_hex_private_key_detected(text: str) -> None:
 
 
 def test_wif_and_xprv_detected() -> None:
-    wif = _b58check(b"\x80" + bytes(range(1, 33)) + b"\x01")
+    wif = b58check(b"\x80" + bytes(range(1, 33)) + b"\x01")
     assert wif[0] in "KL" and len(wif) == 52
     assert _values(f"please import {wif} into the app") == [("private_key", wif)]
-    uncompressed = _b58check(b"\x80" + bytes(range(1, 33)))
+    uncompressed = b58check(b"\x80" + bytes(range(1, 33)))
     assert _values(f"私鑰 {uncompressed}") == [("private_key", uncompressed)]
     xprv = EN.to_hd_master_key(EN.to_seed(EN.to_mnemonic(bytes(range(16)))))
     assert _values(f"backup: {xprv}") == [("private_key", xprv)]
 
 
 def test_wif_shape_with_bad_checksum_needs_label() -> None:
-    wif = _b58check(b"\x80" + bytes(range(1, 33)) + b"\x01")
+    wif = b58check(b"\x80" + bytes(range(1, 33)) + b"\x01")
     broken = wif[:-1] + ("z" if wif[-1] != "z" else "y")
     assert find_secrets(f"reference {broken}") == []
     assert _values(f"private key: {broken}") == [("private_key", broken)]
