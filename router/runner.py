@@ -71,9 +71,13 @@ class Runner:
     # -- the drain ------------------------------------------------------------
     def drain(self, mb: Mailbox, above: int = 0) -> DrainResult:
         result = DrainResult()
-        from router.corrections import Corrector  # analysts' corrections: Corrections/<category>
+        if not above:
+            # Analysts' corrections (Corrections/<category>) are looked at on full
+            # drains (start, scheduled poll), not on every IDLE wake-up: three
+            # extra SELECTs there would sit on the new-mail latency path.
+            from router.corrections import Corrector
 
-        Corrector(self.settings, self.state, self.outbox, self.classifier).scan(mb)
+            Corrector(self.settings, self.state, self.outbox, self.classifier).scan(mb)
         mb.reselect()
         uids = mb.pending_uids(above)
         if not above:
