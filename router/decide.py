@@ -138,27 +138,31 @@ def route_for(f: Facts, category: str) -> tuple[str, str | None]:
     return category, None
 
 
-def reply_plan(f: Facts, route: str, settings: Settings) -> tuple[str | None, str]:
-    """(template or None, reason): whether an acknowledgement may be sent (SPEC 6)."""
+def reply_plan(f: Facts, route: str, settings: Settings) -> tuple[str | None, str, str]:
+    """(template or None, reason key, reason text): may an acknowledgement be sent (SPEC 6)?
+
+    The key is what status and metrics count ("not_addressed_to_us" ...);
+    the text is what a person reads in the record's reasons.
+    """
     if route in ("quarantine", "automated"):
-        return None, f"no reply: route {route}"
+        return None, route, f"no reply: route {route}"
     if not settings.replies.enabled:
-        return None, "no reply: replies are disabled in config"
+        return None, "disabled", "no reply: replies are disabled in config"
     if not f.sender.authenticated:
-        return None, "no reply: unauthenticated sender gets no case details"
+        return None, "unauthenticated", "no reply: unauthenticated sender gets no case details"
     if settings.require_recipient and not f.to_us:
-        return None, "no reply: none of our addresses was among the recipients"
+        return None, "not_addressed_to_us", "no reply: none of our addresses was among the recipients"
     target = reply_address(f.mail)
     if not target:
-        return None, "no reply: no address to answer"
+        return None, "no_address", "no reply: no address to answer"
     if target in settings.own_addresses or target in settings.routes.values():
-        return None, "no reply: the reply address is one of ours"
+        return None, "own_address", "no reply: the reply address is one of ours"
     from router.understand.automated import is_machine_address
 
     if is_machine_address(target):
-        return None, f"no reply: the reply address {target} is an automatic mailbox"
+        return None, "machine_reply_address", f"no reply: the reply address {target} is an automatic mailbox"
     template = "zh" if f.language == "zh" else "en"
-    return template, f"acknowledgement in {template}"
+    return template, "planned", f"acknowledgement in {template}"
 
 
 # A deliverable addr-spec: dot-atom local part (or a quoted one without controls),

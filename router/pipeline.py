@@ -87,7 +87,7 @@ def decide_facts(f: Facts, settings: Settings) -> Decision:
         reasons.append(route_reason)
     else:
         reasons.append(f"routed to the {route} team")
-    template, reply_reason = decide.reply_plan(f, route, settings)
+    template, reply_key, reply_reason = decide.reply_plan(f, route, settings)
     reasons.append(reply_reason)
     reasons += list(f.evidence.reasons)
     required = f.issue_type.evidence if f.issue_type else ()
@@ -108,6 +108,7 @@ def decide_facts(f: Facts, settings: Settings) -> Decision:
         route=route,
         actions=decide.actions_for(f, route, template, settings),
         reasons=_redacted(reasons),
+        reply={"template": template, "reason": reply_key},
     )
 
 
@@ -134,6 +135,7 @@ def quarantine_decision(mail: ParsedMail, reason: str, settings: Settings) -> De
         sender=SenderInfo(address=mail.from_address, authenticated=False, automated=False),
         route="quarantine",
         actions=[{"type": "move", "folder": settings.folders["quarantine"]}],
+        reply={"template": None, "reason": "quarantine"},
         reasons=[f"quarantined: {reason}"],
     )
 

@@ -122,6 +122,7 @@ class Decision:
     actions: list[dict[str, str]]
     reasons: list[str]
     file: str | None = None
+    reply: dict[str, str | None] = field(default_factory=dict)  # {"template", "reason"}: the reply plan
 
     def to_record(self) -> dict[str, Any]:
         present = list(self.evidence.present)
@@ -163,6 +164,7 @@ class Decision:
                 },
                 "route": self.route,
                 "actions": list(self.actions),
+                "reply": dict(self.reply) or None,
                 "reasons": list(self.reasons),
             }
         )

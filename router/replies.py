@@ -271,25 +271,8 @@ class Replier:
 
 
 def _no_reply_reason(record: dict[str, Any]) -> str:
-    """A short reason key for a planned no-reply (for status counts)."""
-    route = record["route"]
-    if route in ("automated", "quarantine"):
-        return route
-    if not record["sender"]["authenticated"]:
-        return "unauthenticated"
-    for reason in record["reasons"]:
-        if reason.startswith("no reply:"):
-            text = reason.removeprefix("no reply:").strip()
-            if "recipients" in text:
-                return "not_addressed_to_us"
-            if "ours" in text:
-                return "own_address"
-            if "automatic mailbox" in text:
-                return "machine_reply_address"
-            if "disabled" in text:
-                return "disabled"
-            return "no_address"
-    return "not_planned"
+    """The reason key the decision gave for not planning a reply (status counts)."""
+    return str((record.get("reply") or {}).get("reason") or "not_planned")
 
 
 def _reroute(decision: Decision, route: str, settings: Settings, reason: str) -> Decision:
