@@ -1,6 +1,6 @@
 """APPEND-to-forward latency of the daemon woken by IDLE.
 
-Starts a private Dovecot and an SMTP sink (router.sandbox) in a temp dir and
+Starts a private Dovecot and an SMTP sink (router.testing) in a temp dir and
 `router run` (not --once) with a poll interval longer than the run, so only
 IDLE can wake it. Once it idles, APPENDs N realistic messages (bench/mix.py,
 the generated customer mail, all of which is forwarded) one at a time, about
@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from mix import REPO, build  # noqa: E402
 
-from router.sandbox import Dovecot, SmtpSink, router_config  # noqa: E402
+from router.testing import Dovecot, SmtpSink, router_config  # noqa: E402
 
 PASSWORD_ENV = "ROUTER_BENCH_IMAP_PASSWORD"
 POLL = 3600  # no scheduled poll during the run

@@ -1,6 +1,6 @@
 """Backlog throughput of `router run --once` against the bare IMAP rate.
 
-Starts a private Dovecot and an SMTP sink (router.sandbox) in a temp dir,
+Starts a private Dovecot and an SMTP sink (router.testing) in a temp dir,
 APPENDs the same backlog of realistic mail (bench/mix.py) into two folders of
 one account, then:
 
@@ -43,7 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from mix import REPO, build  # noqa: E402
 
-from router.sandbox import Dovecot, SmtpSink, router_config  # noqa: E402
+from router.testing import Dovecot, SmtpSink, router_config  # noqa: E402
 
 BATCH = 50
 PASSWORD_ENV = "ROUTER_BENCH_IMAP_PASSWORD"

@@ -16,7 +16,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from router.sandbox import Dovecot, SmtpSink, router_config
+from router.testing import Dovecot, SmtpSink, router_config
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from router.sandbox import Dovecot, SmtpSink
+from router.testing import Dovecot, SmtpSink
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
-from router.sandbox import Dovecot, SmtpSink, router_config
+from router.testing import Dovecot, SmtpSink, router_config
 
 REPO = Path(__file__).resolve().parents[1]
 PASSWORD_ENV = "ROUTER_TEST_IMAP_PASSWORD"

@@ -16,7 +16,7 @@ from pathlib import Path
 from daemonkit import mailbox_ids, parsed, replies, write_config
 from test_replies import SUPPORT, checked_run, forward_of, jpeg_bytes, reply_body, reply_to
 
-from router.sandbox import Dovecot, ReceivedMessage, SmtpSink
+from router.testing import Dovecot, ReceivedMessage, SmtpSink
 
 DATE = "Tue, 24 Nov 2026 09:00:00 +0000"
 CUSTOMER = "lilei@mail.example"

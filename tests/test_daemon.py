@@ -10,7 +10,7 @@ from pathlib import Path
 
 from daemonkit import (REPO, forwards, mailbox_ids, make_mail, parsed, router_cmd, env_for, run_once,
                        start_daemon, wait_until, write_config)
-from router.sandbox import Dovecot, SmtpSink
+from router.testing import Dovecot, SmtpSink
 
 
 def _load_samples(dovecot: Dovecot) -> list[bytes]:

@@ -11,7 +11,7 @@ import urllib.request
 from pathlib import Path
 
 from daemonkit import REPO, make_mail, start_daemon, wait_until, write_config
-from router.sandbox import Dovecot, SmtpSink
+from router.testing import Dovecot, SmtpSink
 
 
 def _free_port() -> int:

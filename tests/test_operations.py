@@ -18,7 +18,7 @@ from pathlib import Path
 
 from daemonkit import env_for, forwards, mailbox_ids, make_mail, parsed, replies, run_once, write_config
 from secretkit import b58check
-from router.sandbox import Dovecot, SmtpSink
+from router.testing import Dovecot, SmtpSink
 
 SECURITY = "security-team@exchange.example"
 COMPLIANCE = "compliance-team@exchange.example"

@@ -27,7 +27,7 @@ import pytest
 from daemonkit import (env_for, forwards, mailbox_ids, parsed, replies, router_cmd, run_once,
                        write_config)
 
-from router.sandbox import Dovecot, ReceivedMessage, SmtpSink
+from router.testing import Dovecot, ReceivedMessage, SmtpSink
 
 SUPPORT = "support@exchange.example"
 HELPDESK = "helpdesk@other.example"
@@ -596,7 +596,7 @@ class _RefusingHandler:
 def test_refused_acknowledgement_does_not_dead_letter_the_mail(tmp_path: Path, dovecot: Dovecot) -> None:
     from aiosmtpd.controller import Controller
 
-    from router.sandbox import LOOPBACK, free_port
+    from router.testing import LOOPBACK, free_port
 
     handler = _RefusingHandler()
     controller = Controller(handler, hostname=LOOPBACK, port=free_port())

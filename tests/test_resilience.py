@@ -1,6 +1,6 @@
 """`router run` under crashes, outages, SMTP refusals, IDLE latency and reload.
 
-Real servers only (Dovecot and aiosmtpd from router.sandbox), the daemon as a
+Real servers only (Dovecot and aiosmtpd from router.testing), the daemon as a
 subprocess, no mocks. What is checked is what an operator relies on:
 
 * crash safety: SIGKILL at random moments never loses a message, never files
@@ -30,7 +30,7 @@ from typing import Any
 import pytest
 from daemonkit import (REPO, count_events, env_for, forwards, log_events, mailbox_ids, make_mail, parsed, replies,
                        router_cmd, run_once, slow_smtp, start_daemon, stop_daemon, wait_until, write_config)
-from router.sandbox import Dovecot, SmtpSink
+from router.testing import Dovecot, SmtpSink
 
 pytestmark = pytest.mark.integration
 

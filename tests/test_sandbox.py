@@ -1,6 +1,6 @@
 """Proof that the integration harness talks to real servers and behaves.
 
-If these fail, every daemon integration test built on router.sandbox is
+If these fail, every daemon integration test built on router.testing is
 suspect, so they check the server-side effects, not just "no exception".
 """
 
@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from imapclient import IMAPClient
 
-from router.sandbox import Dovecot, SmtpSink
+from router.testing import Dovecot, SmtpSink
 
 pytestmark = pytest.mark.integration
 
@@ -235,7 +235,7 @@ def test_server_dies_with_its_owner(tmp_path: Path) -> None:
     script = (
         "import sys, time\n"
         "from pathlib import Path\n"
-        "from router.sandbox import Dovecot\n"
+        "from router.testing import Dovecot\n"
         "d = Dovecot(Path(sys.argv[1]))\n"
         "d.start()\n"
         "print(d.master_pid, flush=True)\n"
