@@ -81,13 +81,39 @@ def build_forward(raw: bytes, mail: ParsedMail, record: dict[str, Any], to: str,
         ("X-Router-Original-Message-ID", clean(mail.message_id, 500)),
     ):
         msg[name] = value
-    msg.set_content(summary_text(mail, record))
-    original = redacted_copy(mail) if record["secrets"] else _as_message(raw)
-    msg.add_attachment(original, disposition="attachment", filename="original.eml")
+    problems = [] if record["secrets"] else smtp_problems(raw)
+    msg.set_content(summary_text(mail, record, problems))
+    if record["secrets"]:
+        msg.add_attachment(redacted_copy(mail), disposition="attachment", filename="original.eml")
+    elif problems:
+        # message/rfc822 may only be 7bit, 8bit or binary (RFC 2046 section 5.2.1),
+        # so an original SMTP would refuse is sent as bytes in base64, unchanged.
+        msg.add_attachment(raw, maintype="application", subtype="octet-stream", filename="original.eml")
+    else:
+        msg.add_attachment(_as_message(raw), disposition="attachment", filename="original.eml")
     return msg
 
 
-def summary_text(mail: ParsedMail, record: dict[str, Any]) -> str:
+def smtp_problems(raw: bytes) -> list[str]:
+    """What in the original an SMTP server may refuse when it is relayed as it is.
+
+    RFC 5322 section 2.1.1 limits a line to 998 octets (aiosmtpd and Postfix
+    answer "500 Line too long"); NUL is never allowed (RFC 5322 section 2.2,
+    RFC 2045 section 2.7); 8-bit header bytes need SMTPUTF8 (RFC 6531).
+    """
+    problems = []
+    longest = max((len(line) for line in raw.split(b"\n")), default=0)
+    if longest > 999:  # 998 octets + the CR of CRLF
+        problems.append(f"lines longer than the 998 octets SMTP allows (longest {longest})")
+    if b"\x00" in raw:
+        problems.append("NUL bytes")
+    header = raw.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0]
+    if any(b > 0x7F for b in header):
+        problems.append("raw 8-bit bytes in its headers")
+    return problems
+
+
+def summary_text(mail: ParsedMail, record: dict[str, Any], problems: list[str] | None = None) -> str:
     ev = record["evidence"]
     lines = [
         f"Case #{record['case_id']} - {record['category']} (route {record['route']}, confidence {record['confidence']:.2f})",
@@ -107,7 +133,13 @@ def summary_text(mail: ParsedMail, record: dict[str, Any]) -> str:
     lines.append("Why:")
     lines += [f"- {r}" for r in record["reasons"]]
     lines.append("")
-    lines.append("The original message is attached.")
+    if problems:
+        lines.append(
+            f"The original message has {'; '.join(problems)}, so it is attached unchanged as original.eml "
+            "in base64 (application/octet-stream) instead of as an attached message."
+        )
+    else:
+        lines.append("The original message is attached.")
     return "\n".join(lines) + "\n"
 
 
