@@ -181,6 +181,7 @@ def test_english_names_any_case(type_id: str, form: str, name: str) -> None:
         ("賬號被盜-UID12345678", "account_compromised"),
         ("未授權提現-UID12345678", "unauthorized_transfer"),
         ("實名認證-UID12345678", "identity_verification"),
+        ("身分認證-UID12345678", "identity_verification"),  # Taiwan's spelling of 身份
         ("充幣未到賬-UID12345678", "deposit_not_credited"),
         ("解凍申請-UID12345678", "account_freeze_appeal"),
         ("帳號被盜-UID12345678", "account_compromised"),
