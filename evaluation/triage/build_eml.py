@@ -12,7 +12,9 @@ embedded scan) so file-type sniffing sees the right type (see
 router/understand/evidence.py ``sniff``).
 
 Run: ``.venv/bin/python evaluation/triage/build_eml.py`` (needs numpy and
-Pillow, both in the dev environment).  It rewrites eml/*.eml and eml.jsonl.
+Pillow, both in the dev environment; about a minute).  It rewrites eml/*.eml
+and eml.jsonl.  ``--check`` validates the whole set (both writers' .jsonl
+files and the manifest) without rebuilding anything.
 
 Structures follow RFC 5322 (headers), RFC 2045/2046 (MIME multipart,
 base64, quoted-printable), RFC 2047/2231 (encoded file names), RFC 2387
@@ -29,6 +31,7 @@ import json
 import quopri
 import random
 import struct
+import sys
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -171,8 +174,8 @@ def pdf(seed: str, title: str, lines: list[str], scan_target: int) -> bytes:
     objects = [
         b"<< /Type /Catalog /Pages 2 0 R >>",
         b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R"
-        b" /Resources << /Font << /F1 5 0 R >> /XObject << /Im1 6 0 R >> >> >>",
+        (b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R"
+        b" /Resources << /Font << /F1 5 0 R >> /XObject << /Im1 6 0 R >> >> >>"),
         b"<< /Length %d >>\nstream\n" % len(content) + content + b"\nendstream",
         b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
         b"<< /Type /XObject /Subtype /Image /Width 1240 /Height 1754 /ColorSpace /DeviceRGB"
@@ -428,9 +431,9 @@ def outlook(sender: str, subject: str, date: str, seed: str, text: str, signatur
         imgs += f'<p class="MsoNormal"><img width="180" height="60" src="cid:{cid}" alt="logo"></p>'
         related_parts.append(Part([
             ("Content-Type", f'{ctype}; name="image00{n}.{ext}"'), ("Content-Description", f"image00{n}.{ext}"),
-            ("Content-Disposition", f'inline; filename="image00{n}.{ext}"; size={len(img)};'
+            ("Content-Disposition", (f'inline; filename="image00{n}.{ext}"; size={len(img)};'
                                     ' creation-date="Tue, 02 Dec 2026 09:12:44 GMT";'
-                                    ' modification-date="Tue, 02 Dec 2026 09:12:44 GMT"'),
+                                    ' modification-date="Tue, 02 Dec 2026 09:12:44 GMT"')),
             ("Content-ID", f"<{cid}>"), ("Content-Transfer-Encoding", "base64")], b64(img)))
     html = html_of(text + "\n\n" + signature, imgs)
     alt = Part([("Content-Type", f'multipart/alternative; boundary="{boundary(seed + "0", "outlook")}"')], "",
@@ -439,15 +442,15 @@ def outlook(sender: str, subject: str, date: str, seed: str, text: str, signatur
                      qp(html, "us-ascii"))], boundary(seed + "0", "outlook"))
     top: Part = alt
     if related_parts:
-        top = Part([("Content-Type", f'multipart/related; boundary="{boundary(seed + "3", "outlook")}";'
-                                     ' type="multipart/alternative"')], "", [alt, *related_parts],
+        top = Part([("Content-Type", (f'multipart/related; boundary="{boundary(seed + "3", "outlook")}";'
+                                     ' type="multipart/alternative"'))], "", [alt, *related_parts],
                    boundary(seed + "3", "outlook"))
     if not files:
         return message(headers, top)
     atts = [Part([("Content-Type", f'{ctype}; name="{name}"'), ("Content-Description", name),
-                  ("Content-Disposition", f'attachment; filename="{name}"; size={len(data)};'
+                  ("Content-Disposition", (f'attachment; filename="{name}"; size={len(data)};'
                                           ' creation-date="Tue, 02 Dec 2026 09:14:02 GMT";'
-                                          ' modification-date="Tue, 02 Dec 2026 09:14:02 GMT"'),
+                                          ' modification-date="Tue, 02 Dec 2026 09:14:02 GMT"')),
                   ("Content-Transfer-Encoding", "base64")], b64(data)) for ctype, name, data in files]
     root = Part([("Content-Type", f'multipart/mixed; boundary="{boundary(seed + "4", "outlook")}"')], "", [top, *atts],
                 boundary(seed + "4", "outlook"))
@@ -558,8 +561,8 @@ def outlook_forward(sender: str, subject: str, date: str, seed: str, text: str, 
                 Part([("Content-Type", 'text/html; charset="us-ascii"'), ("Content-Transfer-Encoding", "quoted-printable")],
                      qp(html_of(text + "\n\n" + signature), "us-ascii"))], boundary(seed + "0", "outlook"))
     fwd = Part([("Content-Type", "message/rfc822"),
-                ("Content-Disposition", f'attachment; creation-date="Wed, 03 Dec 2026 08:01:10 GMT";'
-                                        f' modification-date="Wed, 03 Dec 2026 08:01:10 GMT"; filename="{inner_name}"')], inner)
+                ("Content-Disposition", (f'attachment; creation-date="Wed, 03 Dec 2026 08:01:10 GMT";'
+                                        f' modification-date="Wed, 03 Dec 2026 08:01:10 GMT"; filename="{inner_name}"'))], inner)
     root = Part([("Content-Type", f'multipart/mixed; boundary="{boundary(seed + "4", "outlook")}"')], "", [alt, fwd],
                 boundary(seed + "4", "outlook"))
     headers = common(sender, subject, date, f"<AM0PR07MB{h[:12]}@AM0PR07MB{h[12:16]}.eurprd07.prod.outlook.com>")
@@ -901,7 +904,73 @@ MAILS: list[Mail] = [
 ]
 
 
+FIELDS = ("id", "subject", "text", "label", "lang", "lang_detail", "buried_security", "writer", "note")
+EML_FIELDS = ("file", "label", "lang", "lang_detail", "buried_security", "client", "expected_evidence", "evidence_files")
+LABELS = ("security", "compliance", "general")
+MAX_FOLDER_BYTES = 15 << 20
+
+
+def _problems_jsonl(path: Path) -> list[str]:
+    """Format errors in one labelled .jsonl file of the set (both writers' parts)."""
+    problems: list[str] = []
+    ids: set[str] = set()
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        where = f"{path.name}:{n}"
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            problems.append(f"{where}: not JSON ({exc.msg})")
+            continue
+        missing = [k for k in FIELDS if k not in row]
+        if missing:
+            problems.append(f"{where}: missing {', '.join(missing)}")
+            continue
+        if row["id"] in ids:
+            problems.append(f"{where}: duplicate id {row['id']}")
+        ids.add(row["id"])
+        if row["label"] not in LABELS or row["lang"] not in ("zh", "en", "other"):
+            problems.append(f"{where}: bad label or lang")
+        if row["buried_security"] is True and row["label"] != "security":
+            problems.append(f"{where}: buried_security but labelled {row['label']}")
+        if not str(row["text"]).strip():
+            problems.append(f"{where}: empty text")
+    return problems
+
+
+def _problems_eml() -> list[str]:
+    """Manifest rows that name missing files or lack fields, and a folder over the size budget."""
+    problems: list[str] = []
+    listed = set()
+    for n, line in enumerate(MANIFEST.read_text(encoding="utf-8").splitlines(), 1):
+        row = json.loads(line)
+        missing = [k for k in EML_FIELDS if k not in row]
+        if missing:
+            problems.append(f"eml.jsonl:{n}: missing {', '.join(missing)}")
+        if not (HERE / row["file"]).is_file():
+            problems.append(f"eml.jsonl:{n}: {row['file']} does not exist")
+        listed.add(Path(row["file"]).name)
+    extra = sorted(p.name for p in OUT.glob("*.eml") if p.name not in listed)
+    if extra:
+        problems.append(f"eml/: files not in the manifest: {', '.join(extra)}")
+    total = sum(p.stat().st_size for p in OUT.glob("*.eml"))
+    if total > MAX_FOLDER_BYTES:
+        problems.append(f"eml/: {total:,} bytes, over the {MAX_FOLDER_BYTES:,} budget")
+    return problems
+
+
+def check() -> int:
+    """Validate the whole set without rebuilding it (exit status 1 on any problem)."""
+    problems = [p for f in sorted(HERE.glob("*.jsonl")) if f != MANIFEST for p in _problems_jsonl(f)]
+    problems += _problems_eml()
+    for p in problems:
+        print(p)
+    print("ok" if not problems else f"{len(problems)} problem(s)")
+    return 1 if problems else 0
+
+
 def main() -> None:
+    if "--check" in sys.argv[1:]:
+        raise SystemExit(check())
     OUT.mkdir(exist_ok=True)
     rows = []
     for mail in MAILS:
