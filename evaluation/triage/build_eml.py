@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import html
 import io
 import json
 import quopri
@@ -285,7 +286,7 @@ def text_part(text: str, charset: str = "utf-8", cte: str = "quoted-printable", 
 
 
 def html_of(text: str, extra: str = "") -> str:
-    paras = "".join(f"<div>{line or '<br>'}</div>" for line in text.split("\n"))
+    paras = "".join(f"<div>{html.escape(line, quote=False) or '<br>'}</div>" for line in text.split("\n"))
     return f'<html><head><meta http-equiv="Content-Type" content="text/html; charset=utf-8"></head><body>{paras}{extra}</body></html>'
 
 
@@ -435,11 +436,13 @@ def outlook(sender: str, subject: str, date: str, seed: str, text: str, signatur
                                     ' creation-date="Tue, 02 Dec 2026 09:12:44 GMT";'
                                     ' modification-date="Tue, 02 Dec 2026 09:12:44 GMT"')),
             ("Content-ID", f"<{cid}>"), ("Content-Transfer-Encoding", "base64")], b64(img)))
-    html = html_of(text + "\n\n" + signature, imgs)
+    full = text + "\n\n" + signature
+    charset = "us-ascii" if full.isascii() else "iso-8859-1"  # Outlook's choice for Western European text
+    html = html_of(full, imgs).replace("charset=utf-8", f"charset={charset}")
     alt = Part([("Content-Type", f'multipart/alternative; boundary="{boundary(seed + "0", "outlook")}"')], "",
-               [text_part(text + "\n\n" + signature, "us-ascii"),
-                Part([("Content-Type", 'text/html; charset="us-ascii"'), ("Content-Transfer-Encoding", "quoted-printable")],
-                     qp(html, "us-ascii"))], boundary(seed + "0", "outlook"))
+               [text_part(full, charset),
+                Part([("Content-Type", f'text/html; charset="{charset}"'), ("Content-Transfer-Encoding", "quoted-printable")],
+                     qp(html, charset))], boundary(seed + "0", "outlook"))
     top: Part = alt
     if related_parts:
         top = Part([("Content-Type", (f'multipart/related; boundary="{boundary(seed + "3", "outlook")}";'
@@ -823,7 +826,7 @@ def e18() -> str:
     text = (
         "Hi,\n\nFor the enhanced verification you asked me to send the passport and a selfie again. "
         "My work laptop blocks large uploads so I put both photos in a zip file, it's attached. "
-        "Please let me know when it's done.\n\nRegards,\nTomasz Nowak"
+        "Please let me know when it's done.\n\nRegards,"
     )
     z = zip_of([("passport_front.jpg", jpeg("e18a", 350_000, make="Google", model="Pixel 8")),
                 ("selfie_with_passport.jpg", jpeg("e18b", 300_000, make="Google", model="Pixel 8"))])
@@ -855,6 +858,47 @@ def e20() -> str:
                       "Withdrawal history", "USDT  -3,200.00  Completed", "To: TYx...9pQ", "2026-12-04 01:58"], 190_000)),
                    ("image/png", "IMG_0932.PNG", screenshot_png("e20b", [
                        "Login history", "Windows / Chrome  Seoul?  01:41", "iOS app  Busan  yesterday"], 160_000))])
+
+
+def e21() -> str:
+    text = (
+        "Buenas tardes,\n\nQuisiera saber cuál es el límite diario de retiro para una cuenta con verificación "
+        "nivel 2, necesito mover unos 30.000 USDT a la cuenta de la empresa a fin de mes.\n\n"
+        "Aprovecho: el martes mi celular se quedó sin señal toda la tarde y Telcel me dijo que \"ya se había hecho "
+        "la portabilidad del número\" que yo nunca pedí. Ya lo recuperé, pero ese mismo día me llegó un correo de "
+        "ustedes de restablecimiento de contraseña. ¿Me pueden decir si alguien entró a mi cuenta?\n\n"
+        "Saludos cordiales,"
+    )
+    sig = (
+        "Ing. Ricardo Salinas Vega\nGerente de Operaciones | Grupo Salvega S.A. de C.V.\nMonterrey, N.L.\n\n"
+        "CONFIDENTIALITY NOTICE: This e-mail message, including any attachments, is for the sole use of the intended "
+        "recipient(s) and may contain confidential and privileged information. Any unauthorized review, use, "
+        "disclosure or distribution is prohibited. If you are not the intended recipient, please contact the sender "
+        "by reply e-mail and destroy all copies of the original message. The company accepts no liability for any "
+        "damage caused by any virus transmitted by this e-mail. E-mail transmission cannot be guaranteed to be "
+        "secure or error-free, as information could be intercepted, corrupted, lost, destroyed, arrive late or "
+        "incomplete, or contain viruses. Please consider the environment before printing this e-mail."
+    )
+    return outlook("Ricardo Salinas <rsalinas@salvega.example>", "Límite de retiro diario",
+                   "Thu, 4 Dec 2026 15:38:02 -0600", "e21", text, sig, [], logo_png("e21logo"))
+
+
+def e22() -> str:
+    text = (
+        "Dạ em gửi lại ảnh hộ chiếu theo yêu cầu ạ, ảnh lần trước bị mờ nên em chụp lại dưới đèn. "
+        "Anh chị kiểm tra giúp em, em cần nâng hạn mức để rút tiền học phí cho con.\n\nEm cảm ơn nhiều ạ.\n"
+        "Trần Minh Đức\n\n"
+        "On Tue, Dec 2, 2026 at 4:05 PM Support <support@exchange.example> wrote:\n"
+        "> Dear customer,\n"
+        "> Thank you for your submission. Unfortunately the passport photo you uploaded is blurred and the "
+        "document number cannot be read.\n"
+        "> Please reply to this e-mail with a clear photo of the photo page of your passport, taken in good light, "
+        "with all four corners visible.\n"
+        "> Kind regards,\n> Customer Support"
+    )
+    return gmail("Trần Minh Đức <tranminhduc.hn@gmail.com>", "Re: Identity Verification - UID 2093817465",
+                 "Wed, 3 Dec 2026 20:51:18 +0700", "e22", text, [],
+                 [("image/jpeg", "passport_TranMinhDuc.jpg", jpeg("e22a", 420_000, make="samsung", model="SM-A546E"))])
 
 
 MAILS: list[Mail] = [
@@ -901,6 +945,11 @@ MAILS: list[Mail] = [
          "证件照片.zip with two camera-named JPEGs; the body says they are the ID card's two sides", e19),
     Mail("ios_ko_theft_screenshots.eml", "security", "other", "ko", False, "iPhone Mail", ["transactions", "activity_log"], 2,
          "Korean theft report with two PNG screenshots (withdrawal history, login history) inline with Content-Id", e20),
+    Mail("outlook_es_disclaimer_buried_port_out.eml", "security", "other", "es", True, "Outlook", [], 0,
+         "Spanish withdrawal-limit question under a long English disclaimer; number ported out without asking, "
+         "then a password-reset mail", e21),
+    Mail("gmail_vi_reply_passport.eml", "compliance", "other", "vi", False, "Gmail", ["identity"], 1,
+         "Vietnamese reply above the quoted English support mail, with the passport photo attached", e22),
 ]
 
 
