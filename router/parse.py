@@ -485,7 +485,9 @@ def _recover_epilogue(part: Message) -> list[Message]:
     the same for the top level).
     """
     epilogue = part.epilogue
-    boundary = part.get_boundary() if isinstance(epilogue, str) and epilogue else None
+    if not isinstance(epilogue, str) or not epilogue:
+        return []
+    boundary = part.get_boundary()
     if not boundary or f"--{boundary}" not in epilogue:
         return []
     delimiter, close = f"--{boundary}", f"--{boundary}--"
@@ -798,7 +800,7 @@ def _attachments(parts: list[tuple[Message, int]], hint: str | None) -> tuple[At
                 continue
             try:
                 inner = part.get_payload()
-                data = b"".join(p.as_bytes() for p in inner) if isinstance(inner, list) else b""
+                data = b"".join(p.as_bytes() for p in inner if isinstance(p, Message)) if isinstance(inner, list) else b""
             except Exception:  # noqa: BLE001
                 data = b""
         else:
@@ -806,9 +808,8 @@ def _attachments(parts: list[tuple[Message, int]], hint: str | None) -> tuple[At
                 continue
             if ctype.startswith("multipart/"):
                 continue  # a multipart whose body is not parts (broken): nothing to read
-            data = part.get_payload(decode=True)
-            if not isinstance(data, bytes):
-                data = b""
+            payload = part.get_payload(decode=True)
+            data = payload if isinstance(payload, bytes) else b""
         content_id = decode_header(part.get("content-id")) or None
         out.append(
             Attachment(

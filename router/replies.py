@@ -220,10 +220,10 @@ class Replier:
             if prior[0] == "sending":
                 self._record(mail.message_id, record["case_id"], sender, "suppressed", "uncertain_after_crash", replace_row=True)
             return
-        reason = self._limit(sender, record["case_id"])
-        if reason:
-            self._record(mail.message_id, record["case_id"], sender, "suppressed", reason)
-            log.info("reply suppressed", extra={"message_id": mail.message_id, "case_id": record["case_id"], "reason": reason})
+        limited = self._limit(sender, record["case_id"])
+        if limited:
+            self._record(mail.message_id, record["case_id"], sender, "suppressed", limited)
+            log.info("reply suppressed", extra={"message_id": mail.message_id, "case_id": record["case_id"], "reason": limited})
             return
         msg = build_reply(self.settings, mail, record, template)
         self._record(mail.message_id, record["case_id"], sender, "sending", None)

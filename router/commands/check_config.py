@@ -7,7 +7,7 @@ import argparse
 from router.cli import load_settings
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("check-config", help="validate the configuration file", description="Validate config.toml; errors name the key.")
     p.set_defaults(func=run)
 

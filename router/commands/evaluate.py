@@ -12,7 +12,7 @@ from router.training import dataset
 from router.training.evaluate import evaluate, evaluate_corrections, format_report, plot_confusion
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "evaluate",
         help="measure a model on labelled data",

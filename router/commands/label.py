@@ -16,7 +16,7 @@ from router.config import CATEGORIES
 from router.errors import RouterError
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("label", help="correct a message's category (re-routes it and records the correction)",
                        description=__doc__.split("\n\n", 1)[1] if __doc__ else None,
                        formatter_class=argparse.RawDescriptionHelpFormatter)

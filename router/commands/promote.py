@@ -14,7 +14,7 @@ from router.training.evaluate import evaluate
 COMPARED = ("macro_f1", "accuracy", "security_recall_with_review")
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "promote",
         help="make a trained model the one the daemon uses",

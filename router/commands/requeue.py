@@ -29,7 +29,7 @@ from router.errors import RouterError
 DEFAULT_FOLDERS = ("quarantine", "dead_letter")
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "requeue",
         help="move quarantined or dead-lettered messages back to the inbox for another pass",

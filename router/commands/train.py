@@ -14,7 +14,7 @@ from router.training.train import train
 DEFAULT_HOLDOUT = 0.2
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "train",
         help="train a model from labelled data",

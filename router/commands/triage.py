@@ -17,7 +17,7 @@ from router.config import Settings
 from router.errors import RouterError
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("triage", help="decide what to do with .eml files, offline", description="Print the decision record of each .eml file, in order, with no side effects.")
     p.add_argument("files", nargs="+", metavar="FILE", help=".eml files (raw RFC 5322 messages)")
     p.add_argument("--json", action="store_true", help="print JSON Lines, one record per file")
@@ -71,7 +71,7 @@ def _read(path: Path) -> bytes:
         raise RouterError(f"{path}: cannot read ({exc.strerror})") from None
 
 
-def format_table(records: list[dict]) -> str:  # type: ignore[type-arg]
+def format_table(records: list[dict]) -> str:
     """A readable table: one line per message, the main facts of the record."""
     header = ("FILE", "ROUTE", "CATEGORY", "CONF", "LANG", "SUBJECT", "SECRETS", "MISSING", "ACTIONS")
     lines = [header]
