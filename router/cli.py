@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import sqlite3
 import sys
 from pathlib import Path
 from typing import Any
 
 from router import __version__, config, logs
 from router.errors import RouterError
+from router.state import DatabaseError
 
 
 def _global_parser() -> argparse.ArgumentParser:
@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("router: interrupted", file=sys.stderr)
         return 130
-    except (OSError, sqlite3.Error) as exc:
+    except (OSError, DatabaseError) as exc:
         print(f"router: error: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}", file=sys.stderr)
         return 1
     except BrokenPipeError:

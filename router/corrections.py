@@ -26,8 +26,6 @@ from __future__ import annotations
 
 import json
 import logging
-import sqlite3
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,28 +37,11 @@ from router.classify import Classifier, model_text
 from router.config import CATEGORIES, Settings
 from router.decide import folder_for as routed_folder
 from router.mailbox import Mailbox
-from router.state import State
+from router.state import NewCorrection, Store, load_corrections
 from router.understand.language import detect
 from router.understand.secrets import redact
 
 log = logging.getLogger(__name__)
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS corrections (
-    id                 INTEGER PRIMARY KEY AUTOINCREMENT,
-    message_id         TEXT NOT NULL,
-    case_id            TEXT,
-    original_category  TEXT,
-    original_route     TEXT,
-    corrected_category TEXT NOT NULL,
-    text               TEXT NOT NULL,
-    language           TEXT NOT NULL,
-    source             TEXT NOT NULL,
-    ts                 REAL NOT NULL
-);
-CREATE INDEX IF NOT EXISTS corrections_mid ON corrections (message_id);
-CREATE INDEX IF NOT EXISTS corrections_ts ON corrections (ts);
-"""
 
 PURPOSE = "correction"
 # Where `router label` looks for a message: wherever the router files what it handled.
@@ -111,7 +92,7 @@ def training_text(mail: Any) -> str:
 
 
 class Corrector:
-    def __init__(self, settings: Settings, state: State, outbox: Outbox, classifier: Classifier | None = None) -> None:
+    def __init__(self, settings: Settings, state: Store, outbox: Outbox, classifier: Classifier | None = None) -> None:
         self.settings = settings
         self.state = state
         self.outbox = outbox
@@ -198,28 +179,20 @@ class Corrector:
 
     def _record(self, mail: Any, case_id: str | None, original_category: str | None, original_route: str | None,
                 category: str, source: str, language: str | None) -> bool:
-        last = self.state.db.execute(
-            "SELECT corrected_category FROM corrections WHERE message_id=? ORDER BY ts DESC, id DESC LIMIT 1", (mail.message_id,)
-        ).fetchone()
-        if last and last[0] == category:
+        if self.state.last_correction(mail.message_id) == category:
             return False  # the same correction again (a retry, or moved twice)
         text = training_text(mail)
         lang = language if language in ("zh", "en", "other") else detect(text)[0]
-        self.state.db.execute(
-            "INSERT INTO corrections (message_id, case_id, original_category, original_route, corrected_category, text, language, source, ts)"
-            " VALUES (?,?,?,?,?,?,?,?,?)",
-            (mail.message_id, case_id, original_category, original_route, category, text, lang, source, time.time()),
-        )
+        self.state.add_correction(NewCorrection(mail.message_id, case_id, original_category, original_route, category, text,
+                                                lang, source))
         self.state.event("corrected", mail.message_id, f"{original_category or 'unknown'} ({original_route or 'unknown'}) -> {category} by {source}")
         return True
 
     def _point_to(self, key: str, message_id: str, case_id: str | None, category: str, folder: str) -> None:
         """Where the message now lives, and which team its case (and follow-ups) belong to."""
-        self.state.db.execute("UPDATE messages SET folder=?, updated=? WHERE mailbox=? AND message_id=? AND step='filed'",
-                              (folder, time.time(), key, message_id))
+        self.state.refile(key, message_id, folder)
         if case_id:
-            self.state.db.execute("UPDATE cases SET category=?, route=?, updated=? WHERE case_id=?",
-                                  (category, category, time.time(), case_id))
+            self.state.update_case(case_id, category=category, route=category)
 
 
 def find_for_label(mb: Mailbox, settings: Settings, message_id: str) -> tuple[str, int] | None:
@@ -236,29 +209,5 @@ def find_for_label(mb: Mailbox, settings: Settings, message_id: str) -> tuple[st
 
 # -- reading corrections back (train, evaluate) ---------------------------------
 def load(state_path: Path, since: float | None = None) -> list[dict[str, Any]]:
-    """The latest correction of each message (oldest first); [] without a state store.
-
-    Opens the store read-only and creates nothing, so `router train` and
-    `router evaluate` on a machine without a daemon leave no files behind.
-    """
-    if not state_path.exists():
-        return []
-    try:
-        db = sqlite3.connect(f"file:{state_path}?mode=ro", uri=True, timeout=30)
-    except sqlite3.Error:
-        return []
-    try:
-        db.row_factory = sqlite3.Row
-        try:
-            rows = db.execute(
-                "SELECT c.* FROM corrections c WHERE c.id = (SELECT d.id FROM corrections d WHERE d.message_id=c.message_id"
-                " ORDER BY d.ts DESC, d.id DESC LIMIT 1) ORDER BY c.ts, c.id"
-            ).fetchall()
-        except sqlite3.Error:  # no corrections table yet
-            return []
-        out = [dict(r) for r in rows]
-    finally:
-        db.close()
-    if since is not None:
-        out = [r for r in out if r["ts"] > since]
-    return out
+    """The latest correction of each message (oldest first); [] without a state store."""
+    return load_corrections(state_path, since)

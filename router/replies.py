@@ -10,10 +10,8 @@ at most once per sender per case, and within per-sender hourly and daily caps.
 from __future__ import annotations
 
 import email.policy
-import json
 import logging
 import re
-import time
 import tomllib
 from dataclasses import replace
 from email.message import EmailMessage
@@ -32,48 +30,12 @@ from router.act.outbox import Outbox, PermFail
 from router.config import Settings
 from router.decide import folder_for, reply_address
 from router.records import Decision, EvidenceReport, ParsedMail
-from router.state import MessageRow, State
+from router.state import CaseRow, MessageRow, Store
 
 log = logging.getLogger(__name__)
 
 CASE_TAG = re.compile(r"\[\s*Case\s*#\s*([0-9A-Z]{6,12})\s*\]", re.IGNORECASE)
 TEAM_ROUTES = ("security", "compliance", "general")
-
-
-# -- cases -------------------------------------------------------------------
-class Cases:
-    def __init__(self, state: State) -> None:
-        self.db = state.db
-
-    def get(self, case_id: str) -> dict[str, Any] | None:
-        row = self.db.execute("SELECT * FROM cases WHERE case_id=?", (case_id,)).fetchone()
-        return dict(row) if row else None
-
-    def by_message(self, message_ids: list[str]) -> dict[str, Any] | None:
-        for mid in message_ids:
-            row = self.db.execute(
-                "SELECT c.* FROM cases c JOIN case_messages m ON c.case_id=m.case_id WHERE m.message_id=?", (mid,)
-            ).fetchone()
-            if row:
-                return dict(row)
-        return None
-
-    def open(self, case_id: str, sender: str, decision: Decision) -> None:
-        now = time.time()
-        self.db.execute(
-            "INSERT OR IGNORE INTO cases (case_id, sender, category, route, issue_type, required, present, created, updated)"
-            " VALUES (?,?,?,?,?,?,?,?,?)",
-            (case_id, sender, decision.category, decision.route, decision.subject.type,
-             json.dumps(list(decision.required)), json.dumps(list(decision.evidence.present)), now, now),
-        )
-
-    def add_message(self, case_id: str, message_id: str) -> None:
-        self.db.execute("INSERT OR IGNORE INTO case_messages (case_id, message_id) VALUES (?,?)", (case_id, message_id))
-
-    def update(self, case_id: str, **fields: Any) -> None:
-        fields["updated"] = time.time()
-        cols = ", ".join(f"{k}=?" for k in fields)
-        self.db.execute(f"UPDATE cases SET {cols} WHERE case_id=?", (*fields.values(), case_id))
 
 
 # -- templates ---------------------------------------------------------------
@@ -152,38 +114,38 @@ def build_reply(settings: Settings, mail: ParsedMail, record: dict[str, Any], te
 
 # -- the replier -------------------------------------------------------------
 class Replier:
-    def __init__(self, settings: Settings, state: State, outbox: Outbox) -> None:
+    def __init__(self, settings: Settings, state: Store, outbox: Outbox) -> None:
         self.settings = settings
         self.state = state
-        self.cases = Cases(state)
         self.outbox = outbox
 
     def assign_case(self, decision: Decision, mail: ParsedMail) -> Decision:
         """Join a follow-up to its case, or open a new case for this message."""
         sender = mail.from_address
-        linked = self.cases.by_message([mail.in_reply_to, *reversed(mail.references)]) if (mail.in_reply_to or mail.references) else None
+        linked = self.state.case_of([mail.in_reply_to, *reversed(mail.references)]) if (mail.in_reply_to or mail.references) else None
         tagged = None
         m = CASE_TAG.search(mail.subject)
         if m:
-            tagged = self.cases.get(m.group(1).upper())
+            tagged = self.state.case(m.group(1).upper())
         case = linked or tagged
-        if case and case["sender"] != sender:
+        if case and case.sender != sender:
             if decision.route in TEAM_ROUTES:
                 decision = _reroute(decision, "review", self.settings,
-                                    f"review: refers to case #{case['case_id']} of another sender")
+                                    f"review: refers to case #{case.case_id} of another sender")
             else:
-                decision.reasons.append(f"refers to case #{case['case_id']} of another sender; not joined")
+                decision.reasons.append(f"refers to case #{case.case_id} of another sender; not joined")
             case = None
         if case is None:
-            self.cases.open(decision.case_id, sender, decision)
-            self.cases.add_message(decision.case_id, mail.message_id)
+            self.state.open_case(decision.case_id, sender, decision.category, decision.route, decision.subject.type,
+                                 decision.required, decision.evidence.present)
+            self.state.link_message(decision.case_id, mail.message_id)
             return decision
         return self._join(case, decision, mail)
 
-    def _join(self, case: dict[str, Any], decision: Decision, mail: ParsedMail) -> Decision:
-        case_id = case["case_id"]
-        required = tuple(json.loads(case["required"])) or decision.required
-        before = set(json.loads(case["present"]))
+    def _join(self, case: CaseRow, decision: Decision, mail: ParsedMail) -> Decision:
+        case_id = case.case_id
+        required = case.required or decision.required
+        before = set(case.present)
         present = tuple(k for k in ("identity", "transactions", "activity_log", "source_of_funds")
                         if k in before or k in decision.evidence.present)
         was_missing = [k for k in required if k not in before]
@@ -194,17 +156,16 @@ class Replier:
         decision.reasons.append(f"follow-up joins case #{case_id}")
         if was_missing and not now_missing:
             decision.reasons.append(f"evidence for case #{case_id} is now complete")
-        if decision.category != "security" and case["route"] in TEAM_ROUTES and decision.route != case["route"] and (
+        if decision.category != "security" and case.route in TEAM_ROUTES and decision.route != case.route and (
             decision.route in TEAM_ROUTES
             # A follow-up that alone would need a person only for want of a clear category
             # (no model, low confidence, disagreement) belongs to the team that has the case;
             # an unauthenticated sender still goes to review.
             or (decision.route == "review" and decision.sender.authenticated)
         ):
-            decision = _reroute(decision, case["route"], self.settings, f"follow-up goes to the case's team ({case['route']})")
-        self.cases.add_message(case_id, mail.message_id)
-        self.cases.update(case_id, present=json.dumps(list(present)),
-                          route=decision.route if decision.route in TEAM_ROUTES else case["route"])
+            decision = _reroute(decision, case.route, self.settings, f"follow-up goes to the case's team ({case.route})")
+        self.state.link_message(case_id, mail.message_id)
+        self.state.update_case(case_id, present=present, route=decision.route if decision.route in TEAM_ROUTES else case.route)
         return decision
 
     def reply(self, row: MessageRow, mail: ParsedMail, record: dict[str, Any]) -> None:
@@ -215,9 +176,9 @@ class Replier:
             reason = _no_reply_reason(record)
             self._record(mail.message_id, record["case_id"], sender, "suppressed", reason)
             return
-        prior = self.state.db.execute("SELECT outcome FROM replies WHERE message_id=?", (mail.message_id,)).fetchone()
+        prior = self.state.reply_outcome(mail.message_id)
         if prior:
-            if prior[0] == "sending":
+            if prior == "sending":
                 self._record(mail.message_id, record["case_id"], sender, "suppressed", "uncertain_after_crash", replace_row=True)
             return
         limited = self._limit(sender, record["case_id"])
@@ -239,33 +200,26 @@ class Replier:
             self.state.event("reply_failed", mail.message_id, f"acknowledgement refused: {str(exc)[:200]}")
             return
         except BaseException:
-            self.state.db.execute("DELETE FROM replies WHERE message_id=? AND outcome='sending'", (mail.message_id,))
+            self.state.forget_unsent_reply(mail.message_id)
             raise
         self._record(mail.message_id, record["case_id"], sender, "sent", template, replace_row=True)
         # The customer answers our acknowledgement: its Message-ID leads back to the case.
-        self.cases.add_message(record["case_id"], str(msg["Message-ID"]))
+        self.state.link_message(record["case_id"], str(msg["Message-ID"]))
         metrics.REPLIES.labels(outcome="sent", reason=template).inc()
         self.state.event("replied", mail.message_id, f"acknowledgement ({template}) as {msg['Message-ID']}")
         log.info("replied", extra={"message_id": mail.message_id, "case_id": record["case_id"], "template": template})
 
     def _limit(self, sender: str, case_id: str) -> str | None:
-        db, now = self.state.db, time.time()
-        if db.execute("SELECT 1 FROM replies WHERE sender=? AND case_id=? AND outcome IN ('sent','sending')", (sender, case_id)).fetchone():
+        if self.state.case_acknowledged(sender, case_id):
             return "case_already_acknowledged"
-        # A reply left uncertain by a crash may have gone out: it counts towards the caps.
-        counted = "(outcome='sent' OR reason='uncertain_after_crash')"
-        hour = db.execute(f"SELECT COUNT(*) FROM replies WHERE sender=? AND {counted} AND ts>?", (sender, now - 3600)).fetchone()[0]
-        if hour >= self.settings.replies.per_sender_per_hour:
+        if self.state.sent_within(sender, 3600) >= self.settings.replies.per_sender_per_hour:
             return "rate_limited_hour"
-        day = db.execute(f"SELECT COUNT(*) FROM replies WHERE sender=? AND {counted} AND ts>?", (sender, now - 86400)).fetchone()[0]
-        if day >= self.settings.replies.per_sender_per_day:
+        if self.state.sent_within(sender, 86400) >= self.settings.replies.per_sender_per_day:
             return "rate_limited_day"
         return None
 
     def _record(self, message_id: str, case_id: str, sender: str, outcome: str, reason: str | None, replace_row: bool = False) -> None:
-        verb = "INSERT OR REPLACE" if replace_row else "INSERT OR IGNORE"
-        self.state.db.execute(f"{verb} INTO replies (message_id, case_id, sender, outcome, reason, ts) VALUES (?,?,?,?,?,?)",
-                              (message_id, case_id, sender, outcome, reason, time.time()))
+        self.state.record_reply(message_id, case_id, sender, outcome, reason, replace=replace_row)
         if outcome == "suppressed":
             metrics.REPLIES.labels(outcome="suppressed", reason=reason or "unknown").inc()
 

@@ -25,7 +25,7 @@ from router.config import Settings
 from router.errors import MailboxError
 from router.mailbox import CONNECTION_ERRORS, Mailbox, Refused
 from router.records import ParsedMail
-from router.state import MessageRow, State
+from router.state import MessageRow, Store
 from router.understand.secrets import redact
 
 log = logging.getLogger(__name__)
@@ -56,7 +56,7 @@ def mailbox_key(settings: Settings) -> str:
 
 
 class Runner:
-    def __init__(self, settings: Settings, state: State, classifier: Classifier | None, outbox: Outbox,
+    def __init__(self, settings: Settings, state: Store, classifier: Classifier | None, outbox: Outbox,
                  should_stop: Callable[[], bool] = lambda: False) -> None:
         self.settings = settings
         self.state = state
@@ -168,10 +168,7 @@ class Runner:
         the same way, or a person removed the message: it is recorded so that
         it does not show as in progress forever.
         """
-        # Not `claimed`: that is also the step `router requeue` resets a message
-        # to while it moves it back under a new UID.
-        for row in self.state.rows("mailbox=? AND uidvalidity=? AND step IN ('decided','forwarded','replied')",
-                                   (self.key, mb.uidvalidity)):
+        for row in self.state.in_flight(self.key, mb.uidvalidity):
             if row.uid in present:
                 continue
             if row.step == "replied":

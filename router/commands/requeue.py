@@ -63,8 +63,7 @@ def run(args: argparse.Namespace) -> int:
         wanted = {m.strip() for m in args.message_id}
     if args.case:
         case = args.case.strip().upper()
-        ids = {r[0] for r in state.db.execute("SELECT message_id FROM messages WHERE mailbox=? AND case_id=?", (key, case))}
-        ids |= {r[0] for r in state.db.execute("SELECT message_id FROM case_messages WHERE case_id=?", (case,))}
+        ids = state.message_ids_of_case(key, case)
         if not ids:
             state.close()
             raise RouterError(f"no messages known for case {case}")
@@ -122,7 +121,7 @@ def _identify(mb: Any, uid: int, state: Any, key: str) -> tuple[str, str | None]
     candidates = [(parse.fallback_message_id(raw), parse.content_hash(raw)),
                   (parse.fallback_message_id(header), parse.content_hash(header + str(size).encode()))]
     for cand, chash in candidates:
-        if state.rows("mailbox=? AND (message_id=? OR content_hash=?)", (key, cand, chash)):
+        if state.is_known(key, cand, chash):
             return cand, chash
     return candidates[0]
 
