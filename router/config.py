@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from router.errors import ConfigError
+from router.records import Routing
 
 CATEGORIES = ("security", "compliance", "general")
 ROUTES = CATEGORIES + ("review", "quarantine", "automated")
@@ -116,6 +117,15 @@ class Settings:
     require_recipient: bool
     replies: ReplySettings
     raw: dict[str, Any] = field(repr=False, default_factory=dict)
+
+    def routing(self) -> Routing:
+        """What a route means: the team address to forward to and the folder to file in."""
+        return Routing(self.routes, self.folders)
+
+    def mailbox_key(self) -> str:
+        """The watched mailbox, as the state store keys its messages."""
+        s = self.imap
+        return f"{s.username}@{s.host}:{s.port}/{s.folder}"
 
     def issue_type(self, type_id: str | None) -> IssueType | None:
         for it in self.issue_types:

@@ -24,19 +24,18 @@ text preparation cannot slip through.
 
 from __future__ import annotations
 
-import json
 import logging
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from router import parse
-from router.act.forward import build_forward, derived_message_id
+from router import parse, pipeline
 from router.act.outbox import Outbox, PermFail
 from router.classify import Classifier, model_text
 from router.config import CATEGORIES, Settings
-from router.decide import folder_for as routed_folder
-from router.mailbox import Mailbox
+from router.mailbox import CONNECTION_ERRORS, Mailbox
+from router.records import Decision, ParsedMail
 from router.state import NewCorrection, Store, load_corrections
 from router.understand.language import detect
 from router.understand.secrets import redact
@@ -68,22 +67,15 @@ def folder_for(settings: Settings, category: str) -> str:
     return f"{settings.folders['corrections']}/{category}"
 
 
-def corrected_record(record: dict[str, Any], category: str, settings: Settings) -> dict[str, Any]:
-    """The decision record as it should have been: category and route `category`."""
-    out = json.loads(json.dumps(record))
-    original = record.get("category")
-    out["category"] = category
-    out["route"] = category
-    out["actions"] = [a for a in out.get("actions", []) if a["type"] not in ("forward", "move")]
-    out["actions"].insert(0, {"type": "forward", "to": settings.routes[category]})
-    out["actions"].append({"type": "move", "folder": target_folder(out, settings)})
-    out["reasons"] = [*out.get("reasons", []), f"corrected by an analyst: {original} -> {category}"]
-    return out
+def corrected(decision: Decision, category: str, settings: Settings) -> Decision:
+    """The decision as it should have been: category and route `category`, forwarded to
+    that team and filed in its folder (the restricted folder when it held secrets, SPEC 5)."""
+    why = f"corrected by an analyst: {decision.category} -> {category}"
+    return replace(decision, category=category).with_route(category, why, settings.routing())
 
 
-def target_folder(record: dict[str, Any], settings: Settings) -> str:
-    """Routed folder of the corrected category; originals with secrets stay restricted (SPEC 5)."""
-    return routed_folder(record["category"], bool(record.get("secrets")), settings)
+# The runner's forward step: (raw, mail, decision, to, purpose) -> the copy's Message-ID, or None if sent before.
+ForwardStep = Callable[[bytes, ParsedMail, Decision, str, str], "str | None"]
 
 
 def training_text(mail: Any) -> str:
@@ -92,11 +84,13 @@ def training_text(mail: Any) -> str:
 
 
 class Corrector:
-    def __init__(self, settings: Settings, state: Store, outbox: Outbox, classifier: Classifier | None = None) -> None:
+    def __init__(self, settings: Settings, state: Store, outbox: Outbox, classifier: Classifier | None,
+                 forward: ForwardStep) -> None:
         self.settings = settings
         self.state = state
         self.outbox = outbox
         self.classifier = classifier
+        self.forward = forward
 
     # -- the daemon's scan ------------------------------------------------------
     def scan(self, mb: Mailbox) -> int:
@@ -127,8 +121,6 @@ class Corrector:
                     self.state.event("correction_failed", mid, redact(f"permanent SMTP failure: {exc}")[:300])
                     log.warning("correction could not be forwarded; filed in dead-letter", extra={"message_id": mid, "folder": dead})
                 except Exception as exc:  # noqa: BLE001 - retried at the next drain
-                    from router.mailbox import CONNECTION_ERRORS
-
                     if isinstance(exc, CONNECTION_ERRORS):
                         raise
                     log.warning("correction failed; will retry", extra={"folder": folder, "uid": uid, "error": type(exc).__name__})
@@ -141,35 +133,22 @@ class Corrector:
         """Record, re-route and file one message (`uid` in the selected `current_folder`) as `category`."""
         if category not in CATEGORIES:
             raise ValueError(f"unknown category {category!r}")
-        from router.runner import mailbox_key
-
         mail = parse.parse(raw, self.settings.limits)
-        key = mailbox_key(self.settings)
+        key = self.settings.mailbox_key()
         row = self.state.find_known(key, mail.message_id, parse.content_hash(raw))
-        record = row.record if row and row.record else None
-        if record is None:
-            from router import pipeline
-
-            _mail, decision = pipeline.triage(raw, self.settings, self.classifier)
-            fresh = decision.to_record()
-            fresh["reasons"] = [redact(r) for r in fresh["reasons"]]
-            base, original_category, original_route = fresh, None, None
+        if row and row.record:
+            base = Decision.from_record(row.record)
+            original_category, original_route = base.category, base.route
         else:
-            base, original_category, original_route = record, record.get("category"), record.get("route")
-        case_id = (row.case_id if row else None) or base.get("case_id")
-        fixed = corrected_record(base, category, self.settings)
-        recorded = self._record(mail, case_id, original_category, original_route, category, source, base.get("language"))
+            _mail, fresh = pipeline.triage(raw, self.settings, self.classifier)
+            base = replace(fresh, reasons=tuple(redact(r) for r in fresh.reasons))
+            original_category, original_route = None, None
+        case_id = (row.case_id if row else None) or base.case_id
+        fixed = corrected(base, category, self.settings)
+        recorded = self._record(mail, case_id, original_category, original_route, category, source, base.language)
         to = self.settings.routes[category]
-        forwarded = None
-        if not (self.state.delivered(mail.message_id, "forward", to) or self.state.delivered(mail.message_id, PURPOSE, to)):
-            msg = build_forward(raw, mail, fixed, to, self.settings)
-            del msg["Message-ID"]
-            msg["Message-ID"] = derived_message_id(mail.message_id, PURPOSE, to, self.settings)
-            self.outbox.send(msg, self.settings.smtp.from_address, [to])
-            self.state.record_delivery(mail.message_id, PURPOSE, to, str(msg["Message-ID"]))
-            self.state.event("forwarded", mail.message_id, f"correction to {to} as {msg['Message-ID']}")
-            forwarded = to
-        folder = target_folder(fixed, self.settings)
+        forwarded = to if self.forward(raw, mail, fixed, to, PURPOSE) else None
+        folder = fixed.folder
         if current_folder != folder:
             mb.file(uid, folder)
         self._point_to(key, mail.message_id, case_id, category, folder)

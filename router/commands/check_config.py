@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from router.cli import load_settings
+from router.commands.common import load_settings
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from router import classify
-from router.cli import load_settings
+from router.commands.common import load_settings
 from router.commands.evaluate import evaluation_examples
 from router.errors import ModelError, RouterError
 from router.training.evaluate import evaluate

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from router import daemon
-from router.cli import load_settings
+from router.commands.common import load_settings
 
 
 def register(sub: argparse._SubParsersAction) -> None:

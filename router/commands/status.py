@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from router import status
-from router.cli import load_settings, print_json
+from router.commands.common import load_settings, print_json
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from router import classify
-from router.cli import load_settings
+from router.commands.common import load_settings
 from router.training import dataset
 from router.training.train import train
 

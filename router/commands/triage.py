@@ -8,11 +8,12 @@ others are still triaged; unreadable mail gets a quarantine record.
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 import sys
 from pathlib import Path
 
 from router import classify, pipeline
-from router.cli import load_settings, print_json
+from router.commands.common import load_settings, print_json
 from router.config import Settings
 from router.errors import RouterError
 
@@ -46,8 +47,7 @@ def run(args: argparse.Namespace) -> int:
             failures += 1
             continue
         _mail, decision = pipeline.triage(raw, settings, classifier)
-        decision.file = name
-        record = decision.to_record()
+        record = replace(decision, file=name).to_record()
         if args.json:
             print_json(record)
             sys.stdout.flush()
