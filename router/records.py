@@ -1,6 +1,6 @@
 """The dataclasses that flow through the pipeline.
 
-`ParsedMail` is what parse.py makes of raw bytes; the understand/ checks read
+`ParsedMail` is what the parse package makes of raw bytes; the understand/ checks read
 it and return findings; decide.py turns findings into a `Decision`.  Every
 later stage (cases, forward, reply, file) reads the typed `Decision`; its
 `to_record()` is the SPEC 8 decision record, made only at the edges (the
