@@ -39,7 +39,7 @@ def test_a_new_store_is_created_at_the_current_version_and_reopens_unchanged(tmp
     path = tmp_path / "s" / "router.sqlite3"
     store = open_store(path)
     row = store.claim("m", 1, 1, "<b@x>", "hash")
-    store.advance(row, "decided", route="general", case_id="C2")
+    store.record_step(row, "decided", route="general", case_id="C2")
     store.close()
     again = open_store(path)
     try:

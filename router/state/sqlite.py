@@ -136,7 +136,7 @@ class SqliteStore:
         assert row is not None
         return row
 
-    def advance(self, row: MessageRow, step: str, **fields: Any) -> None:
+    def record_step(self, row: MessageRow, step: str, **fields: Any) -> None:
         """Record that `row` reached `step` (and any other column values)."""
         fields["step"] = step
         fields["updated"] = time.time()
@@ -156,8 +156,6 @@ class SqliteStore:
                 v = json.loads(v)
             if hasattr(row, k):
                 setattr(row, k, v)
-
-    record_step = advance
 
     def defer(self, row: MessageRow, error: str, base: float, cap: float) -> float:
         """Count a temporary failure; returns the time of the next attempt."""
