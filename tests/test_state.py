@@ -5,6 +5,9 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+import pytest
+
+from router.errors import RouterError
 from router.state import SCHEMA_VERSION, open_store
 from router.state.schema import MIGRATIONS
 
@@ -69,3 +72,13 @@ def test_cases_replies_and_corrections_are_queried_by_meaning(tmp_path: Path) ->
     fixes = load_corrections(path)
     assert [f["corrected_category"] for f in fixes] == ["security"]
     assert load_corrections(tmp_path / "absent.sqlite3") == []
+
+
+def test_a_store_newer_than_the_code_is_refused_with_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "router.sqlite3"
+    db = sqlite3.connect(path)
+    db.execute(f"PRAGMA user_version={SCHEMA_VERSION + 1}")
+    db.close()
+    with pytest.raises(RouterError, match="schema version") as info:
+        open_store(path)
+    assert "\n" not in str(info.value)

@@ -54,6 +54,7 @@ class SqliteStore:
         """Upgrade the file in place, one migration per transaction (schema.py)."""
         version = self.schema_version()
         if version > VERSION:
+            self.db.close()
             raise RouterError(f"state store {self.path} has schema version {version}; this router knows up to {VERSION}")
         for number in range(version, VERSION):
             # executescript runs its own statements: BEGIN/COMMIT make each step all-or-nothing.
