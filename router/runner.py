@@ -1,6 +1,8 @@
 """Drain the mailbox: each message through its recorded steps.
 
-claimed -> decided -> forwarded -> replied -> filed.  Each step is recorded
+claimed -> decided (with its case joined) -> forwarded -> replied -> filed.
+Every stage after the decision reads the typed `Decision`; its SPEC 8
+record is written to the state store with the step.  Each step is recorded
 after it succeeds, so after a crash a message resumes from its last step
 (a forward re-sent inside the crash window carries the same Message-ID).
 Failures are caught per message: a temporary SMTP failure leaves the
@@ -52,6 +54,7 @@ class _ToFile:
 
 
 def mailbox_key(settings: Settings) -> str:
+    """The state store's key of the watched mailbox (`Settings.mailbox_key`; daemon.py imports it from here)."""
     return settings.mailbox_key()
 
 
