@@ -1,36 +1,78 @@
-"""Cases: every message belongs to one; follow-ups join it (SPEC 7).
+"""Case joining: the stage between the decision and the reply plan (SPEC 7).
 
-Tables live here with the logic; state.py creates them.
+Every message belongs to one case.  A follow-up is found by its
+In-Reply-To / References (RFC 5322 section 3.6.4: the customer's mail client
+answers our acknowledgement, whose Message-ID the case remembers) or by the
+`[Case #ID]` tag in its subject, and joins that case: the evidence it brings
+is added to what the case holds, and it goes to the team that has the case.
+Mail that refers to another sender's case is not joined (and a team route
+goes to review), so nobody can read or steer someone else's case.
 """
 
 from __future__ import annotations
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS cases (
-    case_id    TEXT PRIMARY KEY,
-    sender     TEXT NOT NULL,
-    category   TEXT NOT NULL,
-    route      TEXT NOT NULL,
-    issue_type TEXT,
-    required   TEXT NOT NULL DEFAULT '[]',
-    present    TEXT NOT NULL DEFAULT '[]',
-    status     TEXT NOT NULL DEFAULT 'open',
-    created    REAL NOT NULL,
-    updated    REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS case_messages (
-    case_id    TEXT NOT NULL,
-    message_id TEXT NOT NULL,
-    PRIMARY KEY (case_id, message_id)
-);
-CREATE INDEX IF NOT EXISTS case_messages_mid ON case_messages (message_id);
-CREATE TABLE IF NOT EXISTS replies (
-    message_id TEXT PRIMARY KEY,
-    case_id    TEXT NOT NULL,
-    sender     TEXT NOT NULL,
-    outcome    TEXT NOT NULL,
-    reason     TEXT,
-    ts         REAL NOT NULL
-);
-CREATE INDEX IF NOT EXISTS replies_sender ON replies (sender, ts);
-"""
+import re
+from dataclasses import replace
+
+from router.records import Decision, EvidenceReport, ParsedMail, Routing
+from router.state import CaseRow, Store
+
+CASE_TAG = re.compile(r"\[\s*Case\s*#\s*([0-9A-Z]{6,12})\s*\]", re.IGNORECASE)
+TEAM_ROUTES = ("security", "compliance", "general")
+EVIDENCE_KINDS = ("identity", "transactions", "activity_log", "source_of_funds")
+
+
+def join_case(store: Store, decision: Decision, mail: ParsedMail, routing: Routing) -> Decision:
+    """Join a follow-up to its case, or open a new case for this message.
+
+    Returns the decision as the case makes it (case id, evidence, route);
+    the caller records both in one transaction.
+    """
+    sender = mail.from_address
+    case = _referenced_case(store, mail)
+    if case and case.sender != sender:
+        why = f"refers to case #{case.case_id} of another sender"
+        if decision.route in TEAM_ROUTES:
+            decision = decision.with_route("review", f"review: {why}", routing)
+        else:
+            decision = decision.because(f"{why}; not joined")
+        case = None
+    if case is None:
+        store.open_case(decision.case_id, sender, decision.category, decision.route, decision.subject.type,
+                        decision.required, decision.evidence.present)
+        store.link_message(decision.case_id, mail.message_id)
+        return decision
+    return _join(store, case, decision, mail, routing)
+
+
+def _referenced_case(store: Store, mail: ParsedMail) -> CaseRow | None:
+    linked = store.case_of([mail.in_reply_to, *reversed(mail.references)]) if (mail.in_reply_to or mail.references) else None
+    if linked:
+        return linked
+    m = CASE_TAG.search(mail.subject)
+    return store.case(m.group(1).upper()) if m else None
+
+
+def _join(store: Store, case: CaseRow, decision: Decision, mail: ParsedMail, routing: Routing) -> Decision:
+    case_id = case.case_id
+    required = case.required or decision.required
+    before = set(case.present)
+    present = tuple(k for k in EVIDENCE_KINDS if k in before or k in decision.evidence.present)
+    was_missing = [k for k in required if k not in before]
+    now_missing = [k for k in required if k not in present]
+    decision = replace(decision, case_id=case_id, required=required,
+                       evidence=EvidenceReport(present, decision.evidence.rejected, decision.evidence.reasons))
+    decision = decision.because(f"follow-up joins case #{case_id}")
+    if was_missing and not now_missing:
+        decision = decision.because(f"evidence for case #{case_id} is now complete")
+    if decision.category != "security" and case.route in TEAM_ROUTES and decision.route != case.route and (
+        decision.route in TEAM_ROUTES
+        # A follow-up that alone would need a person only for want of a clear category
+        # (no model, low confidence, disagreement) belongs to the team that has the case;
+        # an unauthenticated sender still goes to review.
+        or (decision.route == "review" and decision.sender.authenticated)
+    ):
+        decision = decision.with_route(case.route, f"follow-up goes to the case's team ({case.route})", routing)
+    store.link_message(case_id, mail.message_id)
+    store.update_case(case_id, present=present, route=decision.route if decision.route in TEAM_ROUTES else case.route)
+    return decision

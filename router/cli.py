@@ -1,20 +1,25 @@
 """The `router` command line: thin commands over library calls.
 
 Domain errors (RouterError) become one-line messages and exit 1; bad usage
-exits 2 (argparse); success exits 0.  `main(argv)` keeps it testable.
+exits 2 (argparse, or a UsageError from a command); success exits 0.  This is
+the edge: commands return or raise, only `main` turns that into an exit code.
+`main(argv)` keeps it testable.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import sqlite3
 import sys
-from pathlib import Path
-from typing import Any
 
-from router import __version__, config, logs
-from router.errors import RouterError
+from router import __version__, logs
+from router.commands import check_config, evaluate, label, promote, requeue, run, status, train, triage
+from router.commands.common import load_settings, print_json, repo_relative
+from router.errors import RouterError, UsageError
+from router.state import DatabaseError
+
+# In the order `router --help` lists them.
+COMMANDS = (run, triage, train, evaluate, promote, status, check_config, requeue, label)
+__all__ = ["COMMANDS", "build_parser", "load_settings", "main", "print_json", "repo_relative"]
 
 
 def _global_parser() -> argparse.ArgumentParser:
@@ -30,11 +35,10 @@ def _global_parser() -> argparse.ArgumentParser:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from router.commands import register_all
-
     parser = _global_parser()
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    register_all(sub)
+    for command in COMMANDS:
+        command.register(sub)
     return parser
 
 
@@ -44,29 +48,18 @@ def main(argv: list[str] | None = None) -> int:
     logs.setup(args.log_level, args.log_format)
     try:
         return int(args.func(args) or 0)
+    except UsageError as exc:
+        print(f"router {args.command}: error: {exc}", file=sys.stderr)
+        return 2
     except RouterError as exc:
         print(f"router: error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("router: interrupted", file=sys.stderr)
         return 130
-    except (OSError, sqlite3.Error) as exc:
+    except (OSError, DatabaseError) as exc:
         print(f"router: error: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}", file=sys.stderr)
         return 1
     except BrokenPipeError:
         return 0
 
-
-def load_settings(args: argparse.Namespace) -> config.Settings:
-    return config.load(args.config)
-
-
-def print_json(obj: Any) -> None:
-    print(json.dumps(obj, ensure_ascii=False))
-
-
-def repo_relative(path: Path) -> str:
-    try:
-        return str(path.relative_to(Path.cwd()))
-    except ValueError:
-        return str(path)

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from router.errors import ConfigError
+from router.records import Routing
 
 CATEGORIES = ("security", "compliance", "general")
 ROUTES = CATEGORIES + ("review", "quarantine", "automated")
@@ -117,6 +118,15 @@ class Settings:
     replies: ReplySettings
     raw: dict[str, Any] = field(repr=False, default_factory=dict)
 
+    def routing(self) -> Routing:
+        """What a route means: the team address to forward to and the folder to file in."""
+        return Routing(self.routes, self.folders)
+
+    def mailbox_key(self) -> str:
+        """The watched mailbox, as the state store keys its messages."""
+        s = self.imap
+        return f"{s.username}@{s.host}:{s.port}/{s.folder}"
+
     def issue_type(self, type_id: str | None) -> IssueType | None:
         for it in self.issue_types:
             if it.id == type_id:
@@ -206,7 +216,7 @@ class _Reader:
     def _fail(self, key: str, why: str) -> ConfigError:
         return ConfigError(f"{self.section}.{key}: {why}")
 
-    def str(self, key: str, choices: tuple[str, ...] | None = None) -> str:
+    def text(self, key: str, choices: tuple[str, ...] | None = None) -> str:
         value = self._get(key)
         if not isinstance(value, str):
             raise self._fail(key, f"must be a string, got {type(value).__name__}")
@@ -214,7 +224,7 @@ class _Reader:
             raise self._fail(key, f"must be one of {', '.join(choices)}, got {value!r}")
         return value
 
-    def int(self, key: str, low: int = 0, high: int | None = None) -> int:
+    def integer(self, key: str, low: int = 0, high: int | None = None) -> int:
         value = self._get(key)
         if isinstance(value, bool) or not isinstance(value, int):
             raise self._fail(key, f"must be an integer, got {value!r}")
@@ -230,23 +240,27 @@ class _Reader:
             raise self._fail(key, f"must be at least {low}, got {value}")
         return float(value)
 
-    def bool(self, key: str) -> bool:
+    def flag(self, key: str) -> bool:
         value = self._get(key)
         if not isinstance(value, bool):
             raise self._fail(key, f"must be true or false, got {value!r}")
         return value
 
-    def path(self, key: str, *, optional: bool = False) -> Path | None:
-        value = self.str(key)
-        if not value:
-            if optional:
-                return None
+    def path(self, key: str) -> Path:
+        found = self.optional_path(key)
+        if found is None:
             raise self._fail(key, "must not be empty")
+        return found
+
+    def optional_path(self, key: str) -> Path | None:
+        value = self.text(key)
+        if not value:
+            return None
         p = Path(value).expanduser()
         return p if p.is_absolute() else self.base / p
 
     def address(self, key: str) -> str:
-        value = self.str(key)
+        value = self.text(key)
         if not _ADDRESS.fullmatch(value):
             raise self._fail(key, f"is not an e-mail address: {value!r}")
         return value
@@ -263,12 +277,12 @@ _ADDRESS = re.compile(r"[^@\s<>\"]+@[^@\s<>\"]+")
 
 def _server(r: _Reader) -> dict[str, Any]:
     return dict(
-        host=r.str("host") or _raise(r._fail("host", "must not be empty")),
-        port=r.int("port", 1, 65535),
-        security=r.str("security", SECURITY_MODES),
-        username=r.str("username"),
-        password_file=r.path("password_file", optional=True),
-        password_env=r.str("password_env"),
+        host=r.text("host") or _raise(r._fail("host", "must not be empty")),
+        port=r.integer("port", 1, 65535),
+        security=r.text("security", SECURITY_MODES),
+        username=r.text("username"),
+        password_file=r.optional_path("password_file"),
+        password_env=r.text("password_env"),
         timeout=r.num("timeout", 1),
     )
 
@@ -281,12 +295,12 @@ def _build(d: dict[str, Any], base: Path, source: Path | None) -> Settings:
     imap_r = _Reader(d["imap"], "imap", base)
     imap = ImapSettings(
         **_server(imap_r),
-        folder=imap_r.str("folder") or _raise(imap_r._fail("folder", "must not be empty")),
-        batch_size=imap_r.int("batch_size", 1, 1000),
-        idle=imap_r.bool("idle"),
-        idle_renew_seconds=imap_r.int("idle_renew_seconds", 10, 1740),
+        folder=imap_r.text("folder") or _raise(imap_r._fail("folder", "must not be empty")),
+        batch_size=imap_r.integer("batch_size", 1, 1000),
+        idle=imap_r.flag("idle"),
+        idle_renew_seconds=imap_r.integer("idle_renew_seconds", 10, 1740),
         poll_interval_seconds=imap_r.num("poll_interval_seconds", 0.1),
-        move_fallback_keyword=imap_r.str("move_fallback_keyword"),
+        move_fallback_keyword=imap_r.text("move_fallback_keyword"),
     )
     smtp_r = _Reader(d["smtp"], "smtp", base)
     smtp = SmtpSettings(
@@ -300,29 +314,29 @@ def _build(d: dict[str, Any], base: Path, source: Path | None) -> Settings:
     folders_r = _Reader(d["folders"], "folders", base)
     folders = {}
     for key in d["folders"]:
-        folders[key] = folders_r.str(key) or _raise(folders_r._fail(key, "must not be empty"))
+        folders[key] = folders_r.text(key) or _raise(folders_r._fail(key, "must not be empty"))
     state_r = _Reader(d["state"], "state", base)
     model_r = _Reader(d["model"], "model", base)
     metrics_r = _Reader(d["metrics"], "metrics", base)
-    listen = metrics_r.str("listen")
+    listen = metrics_r.text("listen")
     if listen and not re.fullmatch(r"[\w.\-\[\]:]+:\d{1,5}", listen):
         raise metrics_r._fail("listen", f"must be HOST:PORT or empty, got {listen!r}")
     subject_r = _Reader(d["subject"], "subject", base)
-    uid_pattern = subject_r.str("uid_pattern")
+    uid_pattern = subject_r.text("uid_pattern")
     try:
         re.compile(uid_pattern)
     except re.error as exc:
         raise subject_r._fail("uid_pattern", f"invalid regular expression: {exc}") from None
     limits_r = _Reader(d["limits"], "limits", base)
-    limits = Limits(**{k: limits_r.int(k, 1) for k in d["limits"]})
+    limits = Limits(**{k: limits_r.integer(k, 1) for k in d["limits"]})
     sender_r = _Reader(d["sender"], "sender", base)
     replies_r = _Reader(d["replies"], "replies", base)
     replies = ReplySettings(
-        enabled=replies_r.bool("enabled"),
-        templates=replies_r.path("templates", optional=True),
-        response_time=replies_r.str("response_time"),
-        per_sender_per_hour=replies_r.int("per_sender_per_hour", 0),
-        per_sender_per_day=replies_r.int("per_sender_per_day", 0),
+        enabled=replies_r.flag("enabled"),
+        templates=replies_r.optional_path("templates"),
+        response_time=replies_r.text("response_time"),
+        per_sender_per_hour=replies_r.integer("per_sender_per_hour", 0),
+        per_sender_per_day=replies_r.integer("per_sender_per_day", 0),
     )
     eval_paths = []
     for i, p in enumerate(model_r.strlist("evaluation_data")):
@@ -334,9 +348,9 @@ def _build(d: dict[str, Any], base: Path, source: Path | None) -> Settings:
         smtp=smtp,
         routes=routes,
         folders=folders,
-        state_path=state_r.path("path"),  # type: ignore[arg-type]
-        model_path=model_r.path("path"),  # type: ignore[arg-type]
-        training_data=model_r.path("training_data"),  # type: ignore[arg-type]
+        state_path=state_r.path("path"),
+        model_path=model_r.path("path"),
+        training_data=model_r.path("training_data"),
         evaluation_data=tuple(eval_paths),
         metrics_listen=listen,
         healthz_max_age_seconds=metrics_r.num("healthz_max_age_seconds", 1),
@@ -344,8 +358,8 @@ def _build(d: dict[str, Any], base: Path, source: Path | None) -> Settings:
         issue_types=_issue_types(d["issue_types"]),
         limits=limits,
         own_addresses=tuple(a.lower() for a in sender_r.strlist("own_addresses")),
-        loop_header=sender_r.str("loop_header"),
-        require_recipient=sender_r.bool("require_recipient"),
+        loop_header=sender_r.text("loop_header"),
+        require_recipient=sender_r.flag("require_recipient"),
         replies=replies,
         raw=d,
     )
@@ -375,8 +389,8 @@ def _issue_types(table: dict[str, Any]) -> tuple[IssueType, ...]:
         out.append(
             IssueType(
                 id=type_id,
-                category=r.str("category", CATEGORIES),
-                priority=r.str("priority", ("low", "normal", "high", "urgent")),
+                category=r.text("category", CATEGORIES),
+                priority=r.text("priority", ("low", "normal", "high", "urgent")),
                 evidence=evidence,
                 aliases=aliases,
             )

@@ -24,43 +24,23 @@ text preparation cannot slip through.
 
 from __future__ import annotations
 
-import json
 import logging
-import sqlite3
-import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from router import parse
-from router.act.forward import build_forward, derived_message_id
+from router import parse, pipeline
 from router.act.outbox import Outbox, PermFail
 from router.classify import Classifier, model_text
 from router.config import CATEGORIES, Settings
-from router.decide import folder_for as routed_folder
-from router.mailbox import Mailbox
-from router.state import State
+from router.mailbox import CONNECTION_ERRORS, Mailbox
+from router.records import Decision, ParsedMail
+from router.state import NewCorrection, Store, load_corrections
 from router.understand.language import detect
 from router.understand.secrets import redact
 
 log = logging.getLogger(__name__)
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS corrections (
-    id                 INTEGER PRIMARY KEY AUTOINCREMENT,
-    message_id         TEXT NOT NULL,
-    case_id            TEXT,
-    original_category  TEXT,
-    original_route     TEXT,
-    corrected_category TEXT NOT NULL,
-    text               TEXT NOT NULL,
-    language           TEXT NOT NULL,
-    source             TEXT NOT NULL,
-    ts                 REAL NOT NULL
-);
-CREATE INDEX IF NOT EXISTS corrections_mid ON corrections (message_id);
-CREATE INDEX IF NOT EXISTS corrections_ts ON corrections (ts);
-"""
 
 PURPOSE = "correction"
 # Where `router label` looks for a message: wherever the router files what it handled.
@@ -87,22 +67,15 @@ def folder_for(settings: Settings, category: str) -> str:
     return f"{settings.folders['corrections']}/{category}"
 
 
-def corrected_record(record: dict[str, Any], category: str, settings: Settings) -> dict[str, Any]:
-    """The decision record as it should have been: category and route `category`."""
-    out = json.loads(json.dumps(record))
-    original = record.get("category")
-    out["category"] = category
-    out["route"] = category
-    out["actions"] = [a for a in out.get("actions", []) if a["type"] not in ("forward", "move")]
-    out["actions"].insert(0, {"type": "forward", "to": settings.routes[category]})
-    out["actions"].append({"type": "move", "folder": target_folder(out, settings)})
-    out["reasons"] = [*out.get("reasons", []), f"corrected by an analyst: {original} -> {category}"]
-    return out
+def corrected(decision: Decision, category: str, settings: Settings) -> Decision:
+    """The decision as it should have been: category and route `category`, forwarded to
+    that team and filed in its folder (the restricted folder when it held secrets, SPEC 5)."""
+    why = f"corrected by an analyst: {decision.category} -> {category}"
+    return replace(decision, category=category).with_route(category, why, settings.routing())
 
 
-def target_folder(record: dict[str, Any], settings: Settings) -> str:
-    """Routed folder of the corrected category; originals with secrets stay restricted (SPEC 5)."""
-    return routed_folder(record["category"], bool(record.get("secrets")), settings)
+# The runner's forward step: (raw, mail, decision, to, purpose) -> the copy's Message-ID, or None if sent before.
+ForwardStep = Callable[[bytes, ParsedMail, Decision, str, str], "str | None"]
 
 
 def training_text(mail: Any) -> str:
@@ -111,11 +84,13 @@ def training_text(mail: Any) -> str:
 
 
 class Corrector:
-    def __init__(self, settings: Settings, state: State, outbox: Outbox, classifier: Classifier | None = None) -> None:
+    def __init__(self, settings: Settings, state: Store, outbox: Outbox, classifier: Classifier | None,
+                 forward: ForwardStep) -> None:
         self.settings = settings
         self.state = state
         self.outbox = outbox
         self.classifier = classifier
+        self.forward = forward
 
     # -- the daemon's scan ------------------------------------------------------
     def scan(self, mb: Mailbox) -> int:
@@ -146,8 +121,6 @@ class Corrector:
                     self.state.event("correction_failed", mid, redact(f"permanent SMTP failure: {exc}")[:300])
                     log.warning("correction could not be forwarded; filed in dead-letter", extra={"message_id": mid, "folder": dead})
                 except Exception as exc:  # noqa: BLE001 - retried at the next drain
-                    from router.mailbox import CONNECTION_ERRORS
-
                     if isinstance(exc, CONNECTION_ERRORS):
                         raise
                     log.warning("correction failed; will retry", extra={"folder": folder, "uid": uid, "error": type(exc).__name__})
@@ -160,35 +133,22 @@ class Corrector:
         """Record, re-route and file one message (`uid` in the selected `current_folder`) as `category`."""
         if category not in CATEGORIES:
             raise ValueError(f"unknown category {category!r}")
-        from router.runner import mailbox_key
-
         mail = parse.parse(raw, self.settings.limits)
-        key = mailbox_key(self.settings)
+        key = self.settings.mailbox_key()
         row = self.state.find_known(key, mail.message_id, parse.content_hash(raw))
-        record = row.record if row and row.record else None
-        if record is None:
-            from router import pipeline
-
-            _mail, decision = pipeline.triage(raw, self.settings, self.classifier)
-            fresh = decision.to_record()
-            fresh["reasons"] = [redact(r) for r in fresh["reasons"]]
-            base, original_category, original_route = fresh, None, None
+        if row and row.record:
+            base = Decision.from_record(row.record)
+            original_category, original_route = base.category, base.route
         else:
-            base, original_category, original_route = record, record.get("category"), record.get("route")
-        case_id = (row.case_id if row else None) or base.get("case_id")
-        fixed = corrected_record(base, category, self.settings)
-        recorded = self._record(mail, case_id, original_category, original_route, category, source, base.get("language"))
+            _mail, fresh = pipeline.triage(raw, self.settings, self.classifier)
+            base = replace(fresh, reasons=tuple(redact(r) for r in fresh.reasons))
+            original_category, original_route = None, None
+        case_id = (row.case_id if row else None) or base.case_id
+        fixed = corrected(base, category, self.settings)
+        recorded = self._record(mail, case_id, original_category, original_route, category, source, base.language)
         to = self.settings.routes[category]
-        forwarded = None
-        if not (self.state.delivered(mail.message_id, "forward", to) or self.state.delivered(mail.message_id, PURPOSE, to)):
-            msg = build_forward(raw, mail, fixed, to, self.settings)
-            del msg["Message-ID"]
-            msg["Message-ID"] = derived_message_id(mail.message_id, PURPOSE, to, self.settings)
-            self.outbox.send(msg, self.settings.smtp.from_address, [to])
-            self.state.record_delivery(mail.message_id, PURPOSE, to, str(msg["Message-ID"]))
-            self.state.event("forwarded", mail.message_id, f"correction to {to} as {msg['Message-ID']}")
-            forwarded = to
-        folder = target_folder(fixed, self.settings)
+        forwarded = to if self.forward(raw, mail, fixed, to, PURPOSE) else None
+        folder = fixed.folder
         if current_folder != folder:
             mb.file(uid, folder)
         self._point_to(key, mail.message_id, case_id, category, folder)
@@ -198,28 +158,20 @@ class Corrector:
 
     def _record(self, mail: Any, case_id: str | None, original_category: str | None, original_route: str | None,
                 category: str, source: str, language: str | None) -> bool:
-        last = self.state.db.execute(
-            "SELECT corrected_category FROM corrections WHERE message_id=? ORDER BY ts DESC, id DESC LIMIT 1", (mail.message_id,)
-        ).fetchone()
-        if last and last[0] == category:
+        if self.state.last_correction(mail.message_id) == category:
             return False  # the same correction again (a retry, or moved twice)
         text = training_text(mail)
         lang = language if language in ("zh", "en", "other") else detect(text)[0]
-        self.state.db.execute(
-            "INSERT INTO corrections (message_id, case_id, original_category, original_route, corrected_category, text, language, source, ts)"
-            " VALUES (?,?,?,?,?,?,?,?,?)",
-            (mail.message_id, case_id, original_category, original_route, category, text, lang, source, time.time()),
-        )
+        self.state.add_correction(NewCorrection(mail.message_id, case_id, original_category, original_route, category, text,
+                                                lang, source))
         self.state.event("corrected", mail.message_id, f"{original_category or 'unknown'} ({original_route or 'unknown'}) -> {category} by {source}")
         return True
 
     def _point_to(self, key: str, message_id: str, case_id: str | None, category: str, folder: str) -> None:
         """Where the message now lives, and which team its case (and follow-ups) belong to."""
-        self.state.db.execute("UPDATE messages SET folder=?, updated=? WHERE mailbox=? AND message_id=? AND step='filed'",
-                              (folder, time.time(), key, message_id))
+        self.state.refile(key, message_id, folder)
         if case_id:
-            self.state.db.execute("UPDATE cases SET category=?, route=?, updated=? WHERE case_id=?",
-                                  (category, category, time.time(), case_id))
+            self.state.update_case(case_id, category=category, route=category)
 
 
 def find_for_label(mb: Mailbox, settings: Settings, message_id: str) -> tuple[str, int] | None:
@@ -236,29 +188,5 @@ def find_for_label(mb: Mailbox, settings: Settings, message_id: str) -> tuple[st
 
 # -- reading corrections back (train, evaluate) ---------------------------------
 def load(state_path: Path, since: float | None = None) -> list[dict[str, Any]]:
-    """The latest correction of each message (oldest first); [] without a state store.
-
-    Opens the store read-only and creates nothing, so `router train` and
-    `router evaluate` on a machine without a daemon leave no files behind.
-    """
-    if not state_path.exists():
-        return []
-    try:
-        db = sqlite3.connect(f"file:{state_path}?mode=ro", uri=True, timeout=30)
-    except sqlite3.Error:
-        return []
-    try:
-        db.row_factory = sqlite3.Row
-        try:
-            rows = db.execute(
-                "SELECT c.* FROM corrections c WHERE c.id = (SELECT d.id FROM corrections d WHERE d.message_id=c.message_id"
-                " ORDER BY d.ts DESC, d.id DESC LIMIT 1) ORDER BY c.ts, c.id"
-            ).fetchall()
-        except sqlite3.Error:  # no corrections table yet
-            return []
-        out = [dict(r) for r in rows]
-    finally:
-        db.close()
-    if since is not None:
-        out = [r for r in out if r["ts"] > since]
-    return out
+    """The latest correction of each message (oldest first); [] without a state store."""
+    return load_corrections(state_path, since)

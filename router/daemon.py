@@ -27,6 +27,7 @@ from router.mailbox import CONNECTION_ERRORS, Mailbox, Refused
 from router.runner import Runner, mailbox_key
 from router.state import State
 
+_RETRIED_ERRORS: tuple[type[Exception], ...] = (MailboxError, *CONNECTION_ERRORS)
 log = logging.getLogger(__name__)
 
 ONCE_MAX_WAIT = 60.0  # --once waits this long at most for deferred retries
@@ -127,7 +128,7 @@ class Daemon:
                     self.stop.wait(max(0.05, wait))
                     continue
                 full = self._wait(mb)
-            except (MailboxError, *CONNECTION_ERRORS) as exc:
+            except _RETRIED_ERRORS as exc:
                 if isinstance(exc, LoginError) and not self._ever_connected:
                     raise  # wrong credentials at start: fail now with the reason instead of spinning
                 metrics.IMAP_ERRORS.inc()

@@ -14,7 +14,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from router.config import IssueType, Settings
-from router.records import EvidenceReport, ParsedMail, Prediction, SenderInfo, SubjectInfo
+from router.records import Action, EvidenceReport, ParsedMail, Prediction, SenderInfo, SubjectInfo
+from router.understand.automated import is_machine_address
+from router.understand.evidence import DANGEROUS
 
 CASE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32: no I, L, O, U
 
@@ -78,8 +80,6 @@ def _quarantine_problem(f: Facts, category: str) -> str | None:
 
 def _quarantine_attachment(f: Facts, category: str) -> str | None:
     if f.dangerous:
-        from router.understand.evidence import DANGEROUS
-
         names = ", ".join(r.filename or "(unnamed)" for r in f.evidence.rejected if r.reason.startswith(DANGEROUS))
         return f"quarantined: dangerous attachment ({names})"
     return None
@@ -157,8 +157,6 @@ def reply_plan(f: Facts, route: str, settings: Settings) -> tuple[str | None, st
         return None, "no_address", "no reply: no address to answer"
     if target in settings.own_addresses or target in settings.routes.values():
         return None, "own_address", "no reply: the reply address is one of ours"
-    from router.understand.automated import is_machine_address
-
     if is_machine_address(target):
         return None, "machine_reply_address", f"no reply: the reply address {target} is an automatic mailbox"
     template = "zh" if f.language == "zh" else "en"
@@ -198,19 +196,9 @@ def reply_address(mail: ParsedMail) -> str:
 
 
 def folder_for(route: str, has_secrets: bool, settings: Settings) -> str:
-    """Where the original is filed: the restricted folder when it held secrets
-    (SPEC 5), except quarantine, which keeps dangerous mail together."""
-    if has_secrets and route != "quarantine":
-        return settings.folders["restricted"]
-    return settings.folders.get(route, settings.folders["review"])
+    """Where the original is filed (one rule for decisions, cases and corrections: `Routing.folder`)."""
+    return settings.routing().folder(route, has_secrets)
 
 
-def actions_for(f: Facts, route: str, template: str | None, settings: Settings) -> list[dict[str, str]]:
-    actions: list[dict[str, str]] = []
-    if route in settings.routes:
-        actions.append({"type": "forward", "to": settings.routes[route]})
-    if template:
-        actions.append({"type": "auto_reply", "template": template})
-    folder = folder_for(route, bool(f.secrets), settings)
-    actions.append({"type": "move", "folder": folder})
-    return actions
+def actions_for(f: Facts, route: str, template: str | None, settings: Settings) -> tuple[Action, ...]:
+    return settings.routing().actions(route, template, bool(f.secrets))

@@ -28,3 +28,7 @@ class MailboxError(RouterError):
 class LoginError(MailboxError):
     """The server refused our credentials."""
 
+
+
+class UsageError(RouterError):
+    """The command was called wrongly (a missing or unknown option value): exit 2, as argparse does."""

@@ -13,12 +13,12 @@ import sys
 import time
 from typing import Any
 
+from router.understand.secrets import redact
+
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
 
 
 def _redact(text: str) -> str:
-    from router.understand.secrets import redact
-
     return redact(text)
 
 

@@ -17,7 +17,7 @@ import logging
 import socket
 import ssl
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientAbortError, IMAPClientError
@@ -36,7 +36,7 @@ class Refused(MailboxError):
 
 
 # Errors that mean "the connection is gone or unusable": reconnect and retry.
-CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
+CONNECTION_ERRORS: tuple[type[Exception], ...] = (
     OSError,
     socket.timeout,
     ssl.SSLError,
@@ -248,7 +248,7 @@ class Mailbox:
         return sorted(out)
 
     # -- waiting ----------------------------------------------------------
-    def idle_wait(self, max_seconds: float, should_stop: callable) -> bool:  # type: ignore[valid-type]
+    def idle_wait(self, max_seconds: float, should_stop: Callable[[], bool]) -> bool:
         """IDLE until the server reports new mail, max_seconds pass or should_stop().
 
         Returns True when the server said something (new mail, expunge...).

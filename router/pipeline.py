@@ -15,7 +15,7 @@ from router import decide, parse
 from router.classify import Classifier
 from router.config import Settings
 from router.decide import Facts
-from router.records import Decision, EvidenceReport, ParsedMail, SenderInfo, SubjectInfo
+from router.records import Decision, EvidenceReport, File, ParsedMail, ReplyPlan, SenderInfo, SubjectInfo
 from router.text import normalize, to_simplified
 from router.understand import auth, automated, compromise, evidence, language, secrets, subject
 
@@ -107,8 +107,8 @@ def decide_facts(f: Facts, settings: Settings) -> Decision:
         sender=f.sender,
         route=route,
         actions=decide.actions_for(f, route, template, settings),
-        reasons=_redacted(reasons),
-        reply={"template": template, "reason": reply_key},
+        reasons=tuple(_redacted(reasons)),
+        reply=ReplyPlan(template, reply_key),
     )
 
 
@@ -134,9 +134,9 @@ def quarantine_decision(mail: ParsedMail, reason: str, settings: Settings) -> De
         secrets=(),
         sender=SenderInfo(address=mail.from_address, authenticated=False, automated=False),
         route="quarantine",
-        actions=[{"type": "move", "folder": settings.folders["quarantine"]}],
-        reply={"template": None, "reason": "quarantine"},
-        reasons=[f"quarantined: {reason}"],
+        actions=(File(settings.folders["quarantine"]),),
+        reply=ReplyPlan(None, "quarantine"),
+        reasons=(f"quarantined: {reason}",),
     )
 
 

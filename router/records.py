@@ -1,13 +1,16 @@
 """The dataclasses that flow through the pipeline.
 
-`ParsedMail` is what parse.py makes of raw bytes; the understand/ checks read
-it and return findings; decide.py turns findings into a `Decision`, whose
-`to_record()` is the SPEC 8 decision record.
+`ParsedMail` is what the parse package makes of raw bytes; the understand/ checks read
+it and return findings; decide.py turns findings into a `Decision`.  Every
+later stage (cases, forward, reply, file) reads the typed `Decision`; its
+`to_record()` is the SPEC 8 decision record, made only at the edges (the
+state store, JSON output, logs), and `Decision.from_record` reads one back.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 
@@ -103,7 +106,83 @@ class Prediction:
     below_threshold: bool = False
 
 
-@dataclass
+@dataclass(frozen=True)
+class Forward:
+    """Send a copy to a team's address (SPEC 7)."""
+
+    to: str
+
+
+@dataclass(frozen=True)
+class Reply:
+    """Acknowledge the customer with this template (SPEC 6)."""
+
+    template: str
+
+
+@dataclass(frozen=True)
+class File:
+    """Move the original into this folder: the last action, always present."""
+
+    folder: str
+
+
+Action = Forward | Reply | File
+
+
+@dataclass(frozen=True)
+class ReplyPlan:
+    """Whether an acknowledgement is planned: the template, or why not (the reason key status counts)."""
+
+    template: str | None
+    reason: str | None
+
+
+@dataclass(frozen=True)
+class Routing:
+    """The route table and the filing folders: what actions a route means."""
+
+    routes: Mapping[str, str]  # route -> team address
+    folders: Mapping[str, str]  # [folders] key -> mailbox folder
+
+    def folder(self, route: str, has_secrets: bool) -> str:
+        """Where the original is filed: the restricted folder when it held secrets
+        (SPEC 5), except quarantine, which keeps dangerous mail together."""
+        if has_secrets and route != "quarantine":
+            return self.folders["restricted"]
+        return self.folders.get(route, self.folders["review"])
+
+    def actions(self, route: str, template: str | None, has_secrets: bool) -> tuple[Action, ...]:
+        """Forward to the route's team (if it has one), acknowledge, file."""
+        out: list[Action] = []
+        if route in self.routes:
+            out.append(Forward(self.routes[route]))
+        if template:
+            out.append(Reply(template))
+        out.append(File(self.folder(route, has_secrets)))
+        return tuple(out)
+
+
+def _action_record(a: Action) -> dict[str, str]:
+    if isinstance(a, Forward):
+        return {"type": "forward", "to": a.to}
+    if isinstance(a, Reply):
+        return {"type": "auto_reply", "template": a.template}
+    return {"type": "move", "folder": a.folder}
+
+
+def _action_from(d: Mapping[str, str]) -> Action:
+    kind = d["type"]
+    if kind == "forward":
+        return Forward(d["to"])
+    if kind == "auto_reply":
+        return Reply(d["template"])
+    if kind == "move":
+        return File(d["folder"])
+    raise ValueError(f"unknown action type {kind!r}")
+
+
+@dataclass(frozen=True)
 class Decision:
     """Everything decided about one message; `to_record` is SPEC 8."""
 
@@ -119,10 +198,66 @@ class Decision:
     secrets: tuple[str, ...]
     sender: SenderInfo
     route: str
-    actions: list[dict[str, str]]
-    reasons: list[str]
+    actions: tuple[Action, ...]
+    reasons: tuple[str, ...]
     file: str | None = None
-    reply: dict[str, str | None] = field(default_factory=dict)  # {"template", "reason"}: the reply plan
+    reply: ReplyPlan | None = None
+
+    # -- reading the actions ------------------------------------------------------
+    @property
+    def forwards(self) -> tuple[str, ...]:
+        """The team addresses to forward to."""
+        return tuple(a.to for a in self.actions if isinstance(a, Forward))
+
+    @property
+    def reply_template(self) -> str | None:
+        return next((a.template for a in self.actions if isinstance(a, Reply)), None)
+
+    @property
+    def folder(self) -> str:
+        """Where the original is filed (the File action)."""
+        return next(a.folder for a in self.actions if isinstance(a, File))
+
+    # -- changing it: each returns a new Decision ------------------------------------
+    def because(self, why: str) -> Decision:
+        """The same decision with one more reason."""
+        return replace(self, reasons=(*self.reasons, why))
+
+    def with_route(self, route: str, why: str, routing: Routing) -> Decision:
+        """The decision routed to `route` instead, its forward and filing rebuilt
+        from the route table; the planned acknowledgement stays."""
+        return replace(self, route=route, reasons=(*self.reasons, why),
+                       actions=routing.actions(route, self.reply_template, bool(self.secrets)))
+
+    def set_aside(self, where: str, folder: str, why: str) -> Decision:
+        """Filed in a set-aside folder (quarantine, dead-letter) after its actions ran:
+        what was done stays in the actions, the filing says where it really went."""
+        kept = tuple(a for a in self.actions if not isinstance(a, File))
+        return replace(self, route=where, actions=(*kept, File(folder)), reasons=(*self.reasons, why))
+
+    # -- the record (SPEC 8), at the edges ---------------------------------------------
+    @classmethod
+    def from_record(cls, r: Mapping[str, Any]) -> Decision:
+        """The Decision a stored record describes (the inverse of `to_record`)."""
+        ev, subj, snd, model, plan = r["evidence"], r["subject"], r["sender"], r.get("model"), r.get("reply")
+        return cls(
+            message_id=r["message_id"],
+            case_id=r["case_id"],
+            language=r["language"],
+            subject=SubjectInfo(subj["status"], subj.get("type"), subj.get("uid"), ""),
+            category=r["category"],
+            confidence=float(r["confidence"]),
+            model=Prediction(model["category"], float(model["confidence"]), model["version"]) if model else None,
+            required=tuple(ev["required"]),
+            evidence=EvidenceReport(tuple(ev["present"]), tuple(Rejection(**x) for x in ev["rejected"])),
+            secrets=tuple(r["secrets"]),
+            sender=SenderInfo(snd["address"], bool(snd["authenticated"]), bool(snd["automated"])),
+            route=r["route"],
+            actions=tuple(_action_from(a) for a in r["actions"]),
+            reasons=tuple(r["reasons"]),
+            file=r.get("file"),
+            reply=ReplyPlan(plan.get("template"), plan.get("reason")) if plan else None,
+        )
 
     def to_record(self) -> dict[str, Any]:
         present = list(self.evidence.present)
@@ -163,8 +298,8 @@ class Decision:
                     "automated": self.sender.automated,
                 },
                 "route": self.route,
-                "actions": list(self.actions),
-                "reply": dict(self.reply) or None,
+                "actions": [_action_record(a) for a in self.actions],
+                "reply": {"template": self.reply.template, "reason": self.reply.reason} if self.reply else None,
                 "reasons": list(self.reasons),
             }
         )

@@ -1,6 +1,8 @@
 """Drain the mailbox: each message through its recorded steps.
 
-claimed -> decided -> forwarded -> replied -> filed.  Each step is recorded
+claimed -> decided (with its case joined) -> forwarded -> replied -> filed.
+Every stage after the decision reads the typed `Decision`; its SPEC 8
+record is written to the state store with the step.  Each step is recorded
 after it succeeds, so after a crash a message resumes from its last step
 (a forward re-sent inside the crash window carries the same Message-ID).
 Failures are caught per message: a temporary SMTP failure leaves the
@@ -15,17 +17,19 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 from router import metrics, parse, pipeline
-from router.act.forward import build_forward
+from router.act.forward import forward_once
 from router.act.outbox import Outbox, PermFail, TempFail
+from router.act.reply import Replier
+from router.cases import join_case
 from router.classify import Classifier
 from router.config import Settings
+from router.corrections import Corrector
 from router.errors import MailboxError
 from router.mailbox import CONNECTION_ERRORS, Mailbox, Refused
-from router.records import ParsedMail
-from router.state import MessageRow, State
+from router.records import Decision, ParsedMail
+from router.state import MessageRow, Store
 from router.understand.secrets import redact
 
 log = logging.getLogger(__name__)
@@ -45,28 +49,26 @@ class _ToFile:
 
     uid: int
     row: MessageRow
-    record: dict[str, Any]
-    folder: str
+    decision: Decision
     started: float
 
 
 def mailbox_key(settings: Settings) -> str:
-    s = settings.imap
-    return f"{s.username}@{s.host}:{s.port}/{s.folder}"
+    """The state store's key of the watched mailbox (`Settings.mailbox_key`; daemon.py imports it from here)."""
+    return settings.mailbox_key()
 
 
 class Runner:
-    def __init__(self, settings: Settings, state: State, classifier: Classifier | None, outbox: Outbox,
+    def __init__(self, settings: Settings, state: Store, classifier: Classifier | None, outbox: Outbox,
                  should_stop: Callable[[], bool] = lambda: False) -> None:
         self.settings = settings
         self.state = state
         self.classifier = classifier
         self.outbox = outbox
         self.should_stop = should_stop
-        self.key = mailbox_key(settings)
-        from router.replies import Replier
-
+        self.key = settings.mailbox_key()
         self.replier = Replier(settings, state, outbox)
+        self.corrector = Corrector(settings, state, outbox, classifier, self.forward_step)
 
     # -- the drain ------------------------------------------------------------
     def drain(self, mb: Mailbox, above: int = 0) -> DrainResult:
@@ -75,9 +77,7 @@ class Runner:
             # Analysts' corrections (Corrections/<category>) are looked at on full
             # drains (start, scheduled poll), not on every IDLE wake-up: three
             # extra SELECTs there would sit on the new-mail latency path.
-            from router.corrections import Corrector
-
-            Corrector(self.settings, self.state, self.outbox, self.classifier).scan(mb)
+            self.corrector.scan(mb)
         mb.reselect()
         uids = mb.pending_uids(above)
         if not above:
@@ -137,7 +137,7 @@ class Runner:
         """File acted-on messages: one MOVE per destination folder, then record each."""
         by_folder: dict[str, list[_ToFile]] = {}
         for item in items:
-            by_folder.setdefault(item.folder, []).append(item)
+            by_folder.setdefault(item.decision.folder, []).append(item)
         for folder, group in by_folder.items():
             try:
                 method = mb.file_many([i.uid for i in group], folder)
@@ -149,13 +149,13 @@ class Runner:
                     self._set_aside(mb, i.uid, i.row, i.row.message_id, "quarantine", reason)
                 continue
             for i in group:
-                route = i.record["route"]
-                self.state.advance(i.row, "filed", folder=folder, outcome=route)
+                route = i.decision.route
+                self.state.record_step(i.row, "filed", folder=folder, outcome=route)
                 metrics.MESSAGES.labels(route=route, outcome="handled").inc()
                 metrics.LATENCY.observe(time.monotonic() - i.started)
                 log.info(
                     "message handled",
-                    extra={"message_id": i.row.message_id, "case_id": i.record["case_id"], "route": route,
+                    extra={"message_id": i.row.message_id, "case_id": i.decision.case_id, "route": route,
                            "folder": folder, "file_method": method, "ms": round((time.monotonic() - i.started) * 1000, 1)},
                 )
 
@@ -168,17 +168,14 @@ class Runner:
         the same way, or a person removed the message: it is recorded so that
         it does not show as in progress forever.
         """
-        # Not `claimed`: that is also the step `router requeue` resets a message
-        # to while it moves it back under a new UID.
-        for row in self.state.rows("mailbox=? AND uidvalidity=? AND step IN ('decided','forwarded','replied')",
-                                   (self.key, mb.uidvalidity)):
+        for row in self.state.in_flight(self.key, mb.uidvalidity):
             if row.uid in present:
                 continue
             if row.step == "replied":
-                self.state.advance(row, "filed", outcome=row.route)
+                self.state.record_step(row, "filed", outcome=row.route)
                 self.state.event("settled", row.message_id, f"moved to {row.folder} before a crash; recorded as filed")
             else:
-                self.state.advance(row, "filed", outcome="left_inbox")
+                self.state.record_step(row, "filed", outcome="left_inbox")
                 self.state.event("settled", row.message_id, f"left the inbox at step {row.step} before its filing was recorded")
 
     # -- one message ----------------------------------------------------------
@@ -200,19 +197,18 @@ class Runner:
             log.info("known message filed again", extra={"message_id": mail.message_id, "folder": folder})
             return "duplicate"
         try:
-            record = row.record if row.reached("decided") and row.record else self._decide(row, mail)
-            route = record["route"]
+            decision = Decision.from_record(row.record) if row.reached("decided") and row.record else self._decide(row, mail)
             if not row.reached("forwarded"):
-                self._forward(row, raw, mail, record)
+                self._forward(row, raw, mail, decision)
             if not row.reached("replied"):
-                self.replier.reply(row, mail, record)
-                self.state.advance(row, "replied")
-            to_file = _ToFile(uid, row, record, _folder(record, self.settings), started)
+                self.replier.reply(row, mail, decision)
+                self.state.record_step(row, "replied")
+            to_file = _ToFile(uid, row, decision, started)
             if pending is None:
                 self.file_all(mb, [to_file])
             else:
                 pending.append(to_file)  # filed with the rest of the batch, one MOVE per folder
-            return route
+            return decision.route
         except TempFail as exc:
             nxt = self.state.defer(row, str(exc), self.settings.smtp.retry_base_seconds, self.settings.smtp.retry_max_seconds)
             metrics.SMTP_ERRORS.labels(kind="temporary").inc()
@@ -228,32 +224,33 @@ class Runner:
             log.exception("message failed; quarantined", extra={"message_id": mail.message_id})
             return self._set_aside(mb, uid, row, mail.message_id, "quarantine", f"internal error: {type(exc).__name__}")
 
-    def _decide(self, row: MessageRow, mail: ParsedMail) -> dict[str, Any]:
+    def _decide(self, row: MessageRow, mail: ParsedMail) -> Decision:
+        """decide -> join the case; the case and the decision are recorded together or not at all."""
         _mail, decision = pipeline.decide_mail(mail, self.settings, self.classifier)
-        with self.state.transaction():  # the case and the decision are recorded together or not at all
-            decision = self.replier.assign_case(decision, mail)
-            record = decision.to_record()
-            self.state.advance(row, "decided", record=record, route=record["route"], case_id=record["case_id"],
-                               sender=mail.from_address, folder=_folder(record, self.settings))
-        log.info("decided", extra={"message_id": mail.message_id, "case_id": record["case_id"], "route": record["route"],
-                                   "category": record["category"], "confidence": record["confidence"],
-                                   "language": record["language"], "secrets": record["secrets"]})
-        return record
+        with self.state.transaction():
+            decision = join_case(self.state, decision, mail, self.settings.routing())
+            self.state.record_step(row, "decided", record=decision.to_record(), route=decision.route, case_id=decision.case_id,
+                                   sender=mail.from_address, folder=decision.folder)
+        log.info("decided", extra={"message_id": mail.message_id, "case_id": decision.case_id, "route": decision.route,
+                                   "category": decision.category, "confidence": round(decision.confidence, 4),
+                                   "language": decision.language, "secrets": list(decision.secrets)})
+        return decision
 
-    def _forward(self, row: MessageRow, raw: bytes, mail: ParsedMail, record: dict[str, Any]) -> None:
-        for action in record["actions"]:
-            if action["type"] != "forward":
-                continue
-            if self.state.delivered(mail.message_id, "forward", action["to"]):
-                continue  # sent before (a requeue or a correction must not duplicate it)
-            msg = build_forward(raw, mail, record, action["to"], self.settings)
-            self.outbox.send(msg, self.settings.smtp.from_address, [action["to"]])
-            self.state.record_delivery(mail.message_id, "forward", action["to"], str(msg["Message-ID"]))
-            metrics.FORWARDS.labels(route=record["route"]).inc()
-            self.state.event("forwarded", mail.message_id, f"to {action['to']} as {msg['Message-ID']}")
-            log.info("forwarded", extra={"message_id": mail.message_id, "case_id": record["case_id"], "route": record["route"],
-                                         "to": action["to"], "forward_id": str(msg["Message-ID"])})
-        self.state.advance(row, "forwarded")
+    def _forward(self, row: MessageRow, raw: bytes, mail: ParsedMail, decision: Decision) -> None:
+        for to in decision.forwards:
+            self.forward_step(raw, mail, decision, to)
+        self.state.record_step(row, "forwarded")
+
+    def forward_step(self, raw: bytes, mail: ParsedMail, decision: Decision, to: str, purpose: str = "forward") -> str | None:
+        """One team copy, sent once (a requeue or a correction never duplicates it); its Message-ID or None."""
+        forward_id = forward_once(self.outbox, self.state, self.settings, raw, mail, decision, to, purpose)
+        if forward_id is None:
+            return None
+        if purpose == "forward":
+            metrics.FORWARDS.labels(route=decision.route).inc()
+        log.info("forwarded", extra={"message_id": mail.message_id, "case_id": decision.case_id, "route": decision.route,
+                                     "to": to, "forward_id": forward_id, "purpose": purpose})
+        return forward_id
 
     def _set_aside(self, mb: Mailbox, uid: int, row: MessageRow, message_id: str, where: str, reason: str) -> str:
         folder = self.settings.folders[where]
@@ -261,12 +258,10 @@ class Runner:
             mb.file(uid, folder)
         except Refused as exc:  # not even the set-aside folder takes it: stop and say why
             raise MailboxError(f"cannot file a message into {exc}") from None
-        record = dict(row.record) if row.record else None
-        if record is not None:  # the stored record says where the message really went (SPEC 8)
-            record["route"] = where
-            record["actions"] = [a for a in record["actions"] if a["type"] != "move"] + [{"type": "move", "folder": folder}]
-            record["reasons"] = [*record["reasons"], redact(reason)[:300]]
-        self.state.advance(row, "filed", folder=folder, outcome=where, last_error=redact(reason)[:300], record=record)
+        record = None
+        if row.record:  # the stored record says where the message really went (SPEC 8)
+            record = Decision.from_record(row.record).set_aside(where, folder, redact(reason)[:300]).to_record()
+        self.state.record_step(row, "filed", folder=folder, outcome=where, last_error=redact(reason)[:300], record=record)
         metrics.MESSAGES.labels(route=where, outcome=where).inc()
         log.warning("message set aside", extra={"message_id": message_id, "folder": folder, "reason": reason})
         return where
@@ -280,12 +275,6 @@ class Runner:
             mb.file(uid, row.folder or self.settings.folders["quarantine"])
             return "duplicate"
         decision = pipeline.quarantine_decision(mail, mail.problem or "oversize", self.settings)
-        self.state.advance(row, "decided", record=decision.to_record(), route="quarantine", case_id=decision.case_id)
+        self.state.record_step(row, "decided", record=decision.to_record(), route="quarantine", case_id=decision.case_id)
         return self._set_aside(mb, uid, row, mail.message_id, "quarantine", mail.problem or "oversize")
 
-
-def _folder(record: dict[str, Any], settings: Settings) -> str:
-    for action in record["actions"]:
-        if action["type"] == "move":
-            return str(action["folder"])
-    return settings.folders.get(record["route"], settings.folders["review"])

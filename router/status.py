@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from pathlib import Path
 from typing import Any
@@ -10,47 +9,35 @@ from typing import Any
 from router.classify import read_metadata
 from router.config import Settings
 from router.errors import RouterError
-from router.state import State
+from router.state import DatabaseError, open_store
 
 
 def collect(settings: Settings) -> dict[str, Any]:
     if not settings.state_path.exists():
         return {"state": str(settings.state_path), "running_since": None, "note": "no state store yet: the daemon has not run", "model": _model(settings.model_path)}
     try:
-        state = State(settings.state_path, readonly=True)
-    except sqlite3.Error as exc:
+        state = open_store(settings.state_path, readonly=True)
+    except DatabaseError as exc:
         raise RouterError(f"state store {settings.state_path} cannot be read: {exc}") from None
     try:
-        db = state.db
         midnight = time.mktime(time.localtime()[:3] + (0, 0, 0, 0, 0, -1))
-        today = {r[0]: r[1] for r in db.execute(
-            "SELECT outcome, COUNT(*) FROM messages WHERE step='filed' AND updated>=? GROUP BY outcome", (midnight,))}
-        total = {r[0]: r[1] for r in db.execute("SELECT outcome, COUNT(*) FROM messages WHERE step='filed' GROUP BY outcome")}
-        in_progress = db.execute("SELECT COUNT(*) FROM messages WHERE step!='filed'").fetchone()[0]
-        deferred = [dict(r) for r in db.execute(
-            "SELECT message_id, attempts, next_attempt, last_error FROM messages WHERE step!='filed' AND attempts>0 ORDER BY next_attempt LIMIT 20")]
-        replies = {f"{r[0]}:{r[1]}": r[2] for r in db.execute("SELECT outcome, COALESCE(reason,''), COUNT(*) FROM replies GROUP BY outcome, reason")}
-        limited = [dict(r) for r in db.execute(
-            "SELECT sender, COUNT(*) AS suppressed, MAX(ts) AS last FROM replies WHERE reason LIKE 'rate_limited%' GROUP BY sender ORDER BY last DESC LIMIT 20")]
-        open_cases = db.execute("SELECT COUNT(*) FROM cases WHERE status='open'").fetchone()[0]
-        recent_cases = [dict(r) for r in db.execute(
-            "SELECT case_id, sender, category, route, required, present, updated FROM cases WHERE status='open' ORDER BY updated DESC LIMIT 10")]
+        s = state.summary(since=midnight)
         last_poll = state.get_meta("last_poll")
         return {
             "state": str(settings.state_path),
             "last_poll": last_poll,
             "last_poll_age_seconds": round(time.time() - last_poll, 1) if last_poll else None,
             "backlog": state.get_meta("backlog", 0),
-            "in_progress": in_progress,
-            "deferred": deferred,
-            "today_by_outcome": today,
-            "total_by_outcome": total,
-            "dead_letter": total.get("dead_letter", 0),
-            "quarantine": total.get("quarantine", 0),
-            "replies": replies,
-            "rate_limited_senders": limited,
-            "open_cases": open_cases,
-            "recent_cases": recent_cases,
+            "in_progress": s["in_progress"],
+            "deferred": s["deferred"],
+            "today_by_outcome": s["today_by_outcome"],
+            "total_by_outcome": s["total_by_outcome"],
+            "dead_letter": s["total_by_outcome"].get("dead_letter", 0),
+            "quarantine": s["total_by_outcome"].get("quarantine", 0),
+            "replies": s["replies"],
+            "rate_limited_senders": s["rate_limited_senders"],
+            "open_cases": s["open_cases"],
+            "recent_cases": s["recent_cases"],
             "model": _model(settings.model_path),
         }
     finally:

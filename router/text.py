@@ -2,7 +2,7 @@
 
 Why here: the classifier must see exactly the text the daemon sees, so the
 quote/signature splitter and the HTML-to-text step live in one place and both
-`parse.py` and `training/` call them.
+`router.parse` and `training/` call them.
 """
 
 from __future__ import annotations

@@ -9,11 +9,11 @@ import subprocess
 import sys
 import time
 from collections import defaultdict
-from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
 from router.testing import Dovecot, SmtpSink, router_config
+import mailkit
 
 REPO = Path(__file__).resolve().parents[1]
 PASSWORD_ENV = "ROUTER_TEST_IMAP_PASSWORD"
@@ -52,16 +52,8 @@ def start_daemon(cfg: Path, dovecot: Dovecot, log: Path) -> subprocess.Popen[byt
 
 def make_mail(i: int, subject: str = "Withdrawal Failed - UID 12345678", body: str = "My USDT withdrawal failed yesterday, please check.",
               sender: str | None = None, **headers: str) -> bytes:
-    msg = EmailMessage()
-    msg["From"] = sender or f"customer{i}@mail.example"
-    msg["To"] = "support@exchange.example"
-    msg["Subject"] = subject
-    msg["Date"] = "Tue, 24 Nov 2026 09:00:00 +0000"
-    msg["Message-ID"] = f"<t{i}.{abs(hash(subject)) % 10**6}@mail.example>"
-    for k, v in headers.items():
-        msg[k.replace("_", "-")] = v
-    msg.set_content(body)
-    return bytes(msg)
+    return mailkit.mail(subject, body, sender=sender or f"customer{i}@mail.example",
+                        message_id=f"<t{i}.{abs(hash(subject)) % 10**6}@mail.example>", extra=headers)
 
 
 def parsed(data: bytes) -> email.message.Message:

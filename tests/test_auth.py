@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from email.message import EmailMessage
 
 import pytest
 
+import mailkit
 from router import config, parse
 from router.understand import auth
 
@@ -13,14 +13,9 @@ LIMITS = config.load(None, search=False).limits
 
 
 def check(*results: str, name: str = "Authentication-Results") -> tuple[bool, str | None]:
-    msg = EmailMessage()
-    msg["From"] = "Alice Chen <alice.chen@mail.example>"
-    msg["To"] = "support@exchange.example"
-    msg["Subject"] = "Withdrawal pending"
-    msg["Message-ID"] = "<auth-1@mail.example>"
-    for value in results:
-        msg[name] = value
-    msg.set_content("Hello, my withdrawal is pending.")
+    msg = mailkit.build([("From", "Alice Chen <alice.chen@mail.example>"), ("To", mailkit.SUPPORT), ("Subject", "Withdrawal pending"),
+                         ("Message-ID", "<auth-1@mail.example>"), *((name, value) for value in results)],
+                        "Hello, my withdrawal is pending.")
     mail = parse.parse(msg.as_bytes(), LIMITS)
     assert mail.problem is None
     return auth.check(mail)

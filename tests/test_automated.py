@@ -12,6 +12,7 @@ from email.message import EmailMessage
 
 import pytest
 
+import mailkit
 from router import config, parse
 from router.understand import automated
 
@@ -25,16 +26,8 @@ def message(
     headers: tuple[tuple[str, str], ...] = (),
     body: str = "Hello, my withdrawal of 500 USDT has been pending since Monday. Please check.",
 ) -> EmailMessage:
-    msg = EmailMessage()
-    msg["From"] = sender
-    msg["To"] = "support@exchange.example"
-    msg["Subject"] = subject
-    msg["Message-ID"] = "<a1b2c3@mail.example>"
-    msg["Date"] = "Mon, 02 Jun 2025 10:00:00 +0000"
-    for name, value in headers:
-        msg[name] = value
-    msg.set_content(body)
-    return msg
+    return mailkit.build([("From", sender), ("To", mailkit.SUPPORT), ("Subject", subject), ("Message-ID", "<a1b2c3@mail.example>"),
+                          ("Date", "Mon, 02 Jun 2025 10:00:00 +0000"), *headers], body)
 
 
 def reasons(msg: EmailMessage) -> list[str]:

@@ -10,12 +10,13 @@ from __future__ import annotations
 import email.header
 import json
 import sqlite3
-from email.message import EmailMessage, Message
+from email.message import Message
 from pathlib import Path
 
 from daemonkit import mailbox_ids, parsed, replies, write_config
 from test_replies import SUPPORT, checked_run, forward_of, jpeg_bytes, reply_body, reply_to
 
+import mailkit
 from router.testing import Dovecot, ReceivedMessage, SmtpSink
 
 DATE = "Tue, 24 Nov 2026 09:00:00 +0000"
@@ -25,20 +26,9 @@ COMPLIANCE = "compliance-team@exchange.example"
 
 def mail(mid: str, subject: str, body: str, sender: str = f"李雷 <{CUSTOMER}>", in_reply_to: str | None = None,
          references: str | None = None, attachment: tuple[str, bytes] | None = None) -> bytes:
-    msg = EmailMessage()
-    msg["From"] = sender
-    msg["To"] = SUPPORT
-    msg["Subject"] = subject
-    msg["Date"] = DATE
-    msg["Message-ID"] = mid
-    if in_reply_to:
-        msg["In-Reply-To"] = in_reply_to
-    if references:
-        msg["References"] = references
-    msg.set_content(body)
-    if attachment:
-        msg.add_attachment(attachment[1], maintype="image", subtype="jpeg", filename=attachment[0])
-    return bytes(msg)
+    return mailkit.mail(subject, body, sender=sender, to=SUPPORT, date=DATE, message_id=mid,
+                        extra={k: v for k, v in (("In-Reply-To", in_reply_to), ("References", references)) if v},
+                        attachments=[(attachment[0], attachment[1], "image/jpeg")] if attachment else ())
 
 
 def subject_of(msg: Message) -> str:

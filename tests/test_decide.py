@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+import mailkit
 from router import config, pipeline
 from router.records import Prediction
 
@@ -25,15 +26,7 @@ class FakeModel:
 
 
 def mail(subject: str, body: str, **headers: str) -> bytes:
-    m = EmailMessage()
-    m["From"] = "customer@mail.example"
-    m["To"] = "support@exchange.example"
-    m["Subject"] = subject
-    m["Message-ID"] = "<d1@mail.example>"
-    for k, v in headers.items():
-        m[k.replace("_", "-")] = v
-    m.set_content(body)
-    return bytes(m)
+    return mailkit.mail(subject, body, date=None, message_id="<d1@mail.example>", extra=headers)
 
 
 def decide(raw: bytes, model: Any) -> dict[str, Any]:

@@ -13,11 +13,11 @@ import json
 import sqlite3
 import subprocess
 import sys
-from email.message import EmailMessage
 from pathlib import Path
 
 from daemonkit import env_for, forwards, mailbox_ids, make_mail, parsed, replies, run_once, write_config
 from secretkit import b58check
+import mailkit
 from router.testing import Dovecot, SmtpSink
 
 SECURITY = "security-team@exchange.example"
@@ -187,15 +187,9 @@ def test_label_command_reroutes_once_and_evaluate_reports_later_corrections(tmp_
 
 
 def _multipart(i: int) -> bytes:
-    msg = EmailMessage()
-    msg["From"] = f"customer{i}@mail.example"
-    msg["To"] = "support@exchange.example"
-    msg["Subject"] = "Withdrawal Failed - UID 12345678"
-    msg["Date"] = "Tue, 24 Nov 2026 09:00:00 +0000"
-    msg["Message-ID"] = f"<multi{i}@mail.example>"
-    msg.set_content("My withdrawal failed, the transaction record is attached.")
-    msg.add_attachment(b"date,amount\n2026-11-23,100 USDT\n", maintype="text", subtype="csv", filename="transactions.csv")
-    return bytes(msg)
+    return mailkit.mail("Withdrawal Failed - UID 12345678", "My withdrawal failed, the transaction record is attached.",
+                        sender=f"customer{i}@mail.example", message_id=f"<multi{i}@mail.example>",
+                        attachments=[("transactions.csv", b"date,amount\n2026-11-23,100 USDT\n", "text/csv")])
 
 
 def _replies_to(sink: SmtpSink, mid: str) -> int:

@@ -19,7 +19,7 @@ import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from email.message import EmailMessage, Message
+from email.message import Message
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,7 @@ import pytest
 from daemonkit import (env_for, forwards, mailbox_ids, parsed, replies, router_cmd, run_once,
                        write_config)
 
+import mailkit
 from router.testing import Dovecot, ReceivedMessage, SmtpSink
 
 SUPPORT = "support@exchange.example"
@@ -59,13 +60,8 @@ def _part(ctype: str, body: str) -> Message:
 def report_mail(mid: str, sender: str, report_type: str, part_type: str, part_body: str,
                 subject: str = "Delivery Status Notification", outer: str | None = None) -> bytes:
     """A multipart/report (RFC 6522) as MTAs and mail clients send them."""
-    msg = EmailMessage()
-    msg["From"] = sender
-    msg["To"] = SUPPORT
-    msg["Subject"] = subject
-    msg["Date"] = DATE
-    msg["Message-ID"] = mid
-    msg.set_content("This is an automatically generated report about a message you sent.")
+    msg = mailkit.build([("From", sender), ("To", SUPPORT), ("Subject", subject), ("Date", DATE), ("Message-ID", mid)],
+                        "This is an automatically generated report about a message you sent.")
     msg.make_mixed()
     msg.replace_header("Content-Type", outer or f'multipart/report; report-type={report_type}; boundary="rep-{abs(hash(mid))}"')
     msg.attach(_part(part_type, part_body))

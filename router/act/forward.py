@@ -14,11 +14,12 @@ import email.policy
 import hashlib
 from email.message import EmailMessage, Message
 from email.utils import formatdate
-from typing import Any
 
 from router.act.headers import clean
+from router.act.outbox import Outbox
 from router.config import Settings
-from router.records import ParsedMail
+from router.records import Decision, ParsedMail
+from router.state import Store
 from router.understand.secrets import redact
 
 
@@ -37,53 +38,63 @@ def derived_message_id(original_id: str, purpose: str, to: str, settings: Settin
     return f"<router.{purpose}.{h}@{domain_of(settings.smtp.from_address)}>"
 
 
-def subject_prefix(record: dict[str, Any]) -> str:
-    uid = record["subject"].get("uid")
-    parts = [f"[{record['category'].upper()}]"]
+def subject_prefix(decision: Decision) -> str:
+    uid = decision.subject.uid
+    parts = [f"[{decision.category.upper()}]"]
     if uid:
         parts.append(f"[UID {uid}]")
-    parts.append(f"[Case #{record['case_id']}]")
+    parts.append(f"[Case #{decision.case_id}]")
     return "".join(parts)
 
 
-def evidence_status(record: dict[str, Any]) -> str:
-    ev = record["evidence"]
-    if ev["rejected"]:
-        status = "rejected:" + ",".join(clean(r["filename"], 60) or "unnamed" for r in ev["rejected"])
+def _missing(decision: Decision) -> list[str]:
+    return [k for k in decision.required if k not in decision.evidence.present]
+
+
+def evidence_status(decision: Decision) -> str:
+    rejected = decision.evidence.rejected
+    if rejected:
+        status = "rejected:" + ",".join(clean(r.filename, 60) or "unnamed" for r in rejected)
         return status[:200]
-    if not ev["required"]:
+    if not decision.required:
         return "not-required"
-    return "complete" if not ev["missing"] else "missing:" + ",".join(ev["missing"])
+    missing = _missing(decision)
+    return "complete" if not missing else "missing:" + ",".join(missing)
 
 
-def build_forward(raw: bytes, mail: ParsedMail, record: dict[str, Any], to: str, settings: Settings) -> EmailMessage:
+def build_forward(raw: bytes, mail: ParsedMail, decision: Decision, to: str, settings: Settings, purpose: str = "fwd") -> EmailMessage:
+    """The copy a team gets: our summary first, the original (redacted when it held secrets) attached.
+
+    Its Message-ID is derived from the original's, `to` and `purpose`
+    (`derived_message_id`), so a copy re-sent after a crash is the same message.
+    """
+    confidence = round(decision.confidence, 4)  # as the record states it
     msg = EmailMessage(policy=_POLICY)
     msg["From"] = settings.smtp.from_address
     msg["To"] = to
     subject = clean(redact(mail.subject)) or "(no subject)"
-    msg["Subject"] = f"{subject_prefix(record)} {subject}"
+    msg["Subject"] = f"{subject_prefix(decision)} {subject}"
     msg["Date"] = formatdate(localtime=False)
-    msg["Message-ID"] = derived_message_id(mail.message_id, "fwd", to, settings)
+    msg["Message-ID"] = derived_message_id(mail.message_id, purpose, to, settings)
     msg["Auto-Submitted"] = "auto-forwarded"
     msg[settings.loop_header] = settings.smtp.from_address
     if mail.from_address:
         msg["Reply-To"] = clean(mail.from_address)
-    model = record.get("model") or {}
     for name, value in (
-        ("X-Router-Category", record["category"]),
-        ("X-Router-Route", record["route"]),
-        ("X-Router-Confidence", f"{record['confidence']:.4f}"),
-        ("X-Router-Case-Id", record["case_id"]),
-        ("X-Router-Evidence", evidence_status(record)),
-        ("X-Router-Language", record["language"]),
-        ("X-Router-Model-Version", model.get("version") or "none"),
-        ("X-Router-Secrets", ",".join(record["secrets"]) or "none"),
+        ("X-Router-Category", decision.category),
+        ("X-Router-Route", decision.route),
+        ("X-Router-Confidence", f"{confidence:.4f}"),
+        ("X-Router-Case-Id", decision.case_id),
+        ("X-Router-Evidence", evidence_status(decision)),
+        ("X-Router-Language", decision.language),
+        ("X-Router-Model-Version", (decision.model.version if decision.model else None) or "none"),
+        ("X-Router-Secrets", ",".join(decision.secrets) or "none"),
         ("X-Router-Original-Message-ID", clean(mail.message_id, 500)),
     ):
         msg[name] = value
-    problems = [] if record["secrets"] else smtp_problems(raw)
-    msg.set_content(summary_text(mail, record, problems))
-    if record["secrets"]:
+    problems = [] if decision.secrets else smtp_problems(raw)
+    msg.set_content(summary_text(mail, decision, problems))
+    if decision.secrets:
         msg.add_attachment(redacted_copy(mail), disposition="attachment", filename="original.eml")
     elif problems:
         # message/rfc822 may only be 7bit, 8bit or binary (RFC 2046 section 5.2.1),
@@ -113,25 +124,27 @@ def smtp_problems(raw: bytes) -> list[str]:
     return problems
 
 
-def summary_text(mail: ParsedMail, record: dict[str, Any], problems: list[str] | None = None) -> str:
-    ev = record["evidence"]
+def summary_text(mail: ParsedMail, decision: Decision, problems: list[str] | None = None) -> str:
+    subj = decision.subject
+    present = decision.evidence.present
     lines = [
-        f"Case #{record['case_id']} - {record['category']} (route {record['route']}, confidence {record['confidence']:.2f})",
+        f"Case #{decision.case_id} - {decision.category} (route {decision.route}, confidence {round(decision.confidence, 4):.2f})",
         f"From: {clean(mail.from_address)}",
-        f"Subject status: {record['subject']['status']}"
-        + (f", type {record['subject']['type']}" if record["subject"]["type"] else "")
-        + (f", UID {record['subject']['uid']}" if record["subject"]["uid"] else ""),
-        f"Language: {record['language']}",
-        f"Evidence required: {', '.join(ev['required']) or 'none'}; present: {', '.join(ev['present']) or 'none'}; missing: {', '.join(ev['missing']) or 'none'}",
+        f"Subject status: {subj.status}"
+        + (f", type {subj.type}" if subj.type else "")
+        + (f", UID {subj.uid}" if subj.uid else ""),
+        f"Language: {decision.language}",
+        f"Evidence required: {', '.join(decision.required) or 'none'}; present: {', '.join(present) or 'none'}; "
+        f"missing: {', '.join(_missing(decision)) or 'none'}",
     ]
-    if record["secrets"]:
+    if decision.secrets:
         lines.append(
-            f"WARNING: the customer sent secrets ({', '.join(record['secrets'])}). The attached copy is redacted; "
+            f"WARNING: the customer sent secrets ({', '.join(decision.secrets)}). The attached copy is redacted; "
             "the original is kept in the restricted folder."
         )
     lines.append("")
     lines.append("Why:")
-    lines += [f"- {r}" for r in record["reasons"]]
+    lines += [f"- {r}" for r in decision.reasons]
     lines.append("")
     if problems:
         lines.append(
@@ -141,6 +154,24 @@ def summary_text(mail: ParsedMail, record: dict[str, Any], problems: list[str] |
     else:
         lines.append("The original message is attached.")
     return "\n".join(lines) + "\n"
+
+
+def forward_once(outbox: Outbox, store: Store, settings: Settings, raw: bytes, mail: ParsedMail, decision: Decision,
+                 to: str, purpose: str = "forward") -> str | None:
+    """Send the team's copy unless one already went to `to`; returns its Message-ID, or None if skipped.
+
+    What was sent is recorded (deliveries) right after the server took it,
+    so a requeue, a retry or an analyst's correction never sends it twice.
+    A correction ("correction") counts a plain forward to the same team as sent.
+    """
+    if store.delivered(mail.message_id, "forward", to) or store.delivered(mail.message_id, purpose, to):
+        return None
+    msg = build_forward(raw, mail, decision, to, settings, purpose="fwd" if purpose == "forward" else purpose)
+    outbox.send(msg, settings.smtp.from_address, [to])
+    forward_id = str(msg["Message-ID"])
+    store.record_delivery(mail.message_id, purpose, to, forward_id)
+    store.event("forwarded", mail.message_id, (f"{purpose} " if purpose != "forward" else "") + f"to {to} as {forward_id}")
+    return forward_id
 
 
 def _as_message(raw: bytes) -> Message:

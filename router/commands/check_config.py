@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 
-from router.cli import load_settings
+from router.commands.common import load_settings
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("check-config", help="validate the configuration file", description="Validate config.toml; errors name the key.")
     p.set_defaults(func=run)
 

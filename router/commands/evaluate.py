@@ -6,13 +6,13 @@ import argparse
 from pathlib import Path
 
 from router import classify
-from router.cli import load_settings, print_json
+from router.commands.common import load_settings, print_json
 from router.config import Settings
 from router.training import dataset
 from router.training.evaluate import evaluate, evaluate_corrections, format_report, plot_confusion
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "evaluate",
         help="measure a model on labelled data",

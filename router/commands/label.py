@@ -10,13 +10,14 @@ had not gone there, and it is filed in that team's folder.
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
-from router.cli import load_settings, print_json
+from router import operations
+from router.commands.common import load_settings, print_json
 from router.config import CATEGORIES
-from router.errors import RouterError
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("label", help="correct a message's category (re-routes it and records the correction)",
                        description=__doc__.split("\n\n", 1)[1] if __doc__ else None,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -27,46 +28,19 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def run(args: argparse.Namespace) -> int:
-    from router import classify
-    from router.act.outbox import Outbox
-    from router.corrections import LABEL_FOLDER_KEYS, Corrector, find_for_label
-    from router.mailbox import Mailbox
-    from router.state import State
-
-    settings = load_settings(args)
-    mid = args.message_id.strip()
-    if not mid.startswith("<"):
-        mid = f"<{mid}>"
-    state = State(settings.state_path)
-    outbox = Outbox(settings.smtp)
-    try:  # needed only for a message the state store does not know
-        classifier = classify.load(settings.model_path) if settings.model_path.exists() else None
-    except RouterError:
-        classifier = None
-    try:
-        with Mailbox(settings.imap) as mb:
-            found = find_for_label(mb, settings, mid)
-            if found is None:
-                where = ", ".join(settings.folders[k] for k in LABEL_FOLDER_KEYS)
-                raise RouterError(f"message {mid} not found in {where}")
-            folder, uid = found
-            raw = mb.fetch([uid]).get(uid)
-            if raw is None:
-                raise RouterError(f"message {mid} vanished from {folder}")
-            applied = Corrector(settings, state, outbox, classifier).apply(mb, uid, raw, args.category, source="label",
-                                                                           current_folder=folder)
-    finally:
-        outbox.close()
-        state.close()
-    out = {**applied.as_dict(), "found_in": folder}
+    out = operations.label(load_settings(args), args.message_id, args.category)
     if args.json:
         print_json(out)
     else:
-        was = f"{applied.original_category} (route {applied.original_route})" if applied.original_category else "unknown to the state store"
-        line = f"{applied.message_id}: {was} -> {applied.category}"
-        line += f"; forwarded to {applied.forwarded_to}" if applied.forwarded_to else "; not forwarded again (already sent to that team)"
-        line += f"; filed in {applied.folder}"
-        if not applied.recorded:
-            line += " (correction already recorded)"
-        print(line)
+        print(format_text(out))
     return 0
+
+
+def format_text(out: dict[str, Any]) -> str:
+    was = f"{out['original_category']} (route {out['original_route']})" if out["original_category"] else "unknown to the state store"
+    line = f"{out['message_id']}: {was} -> {out['category']}"
+    line += f"; forwarded to {out['forwarded_to']}" if out["forwarded_to"] else "; not forwarded again (already sent to that team)"
+    line += f"; filed in {out['folder']}"
+    if not out["recorded"]:
+        line += " (correction already recorded)"
+    return line

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from router import classify
-from router.cli import load_settings
+from router.commands.common import load_settings
 from router.commands.evaluate import evaluation_examples
 from router.errors import ModelError, RouterError
 from router.training.evaluate import evaluate
@@ -14,7 +14,7 @@ from router.training.evaluate import evaluate
 COMPARED = ("macro_f1", "accuracy", "security_recall_with_review")
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "promote",
         help="make a trained model the one the daemon uses",

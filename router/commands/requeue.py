@@ -22,14 +22,11 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from router import parse
-from router.cli import load_settings, print_json
-from router.errors import RouterError
-
-DEFAULT_FOLDERS = ("quarantine", "dead_letter")
+from router import operations
+from router.commands.common import load_settings, print_json
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "requeue",
         help="move quarantined or dead-lettered messages back to the inbox for another pass",
@@ -41,90 +38,17 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--message-id", action="append", metavar="MID", help="this message (repeatable)")
     p.add_argument("--dry-run", action="store_true", help="show what would be moved; change nothing")
     p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.set_defaults(func=run, _parser=p)
+    p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    parser: argparse.ArgumentParser = args._parser
-    if not (args.folder or args.case or args.message_id):
-        parser.error("give at least one of --folder, --case, --message-id")
-    settings = load_settings(args)
-    if args.folder is not None and (args.folder not in settings.folders or args.folder == "corrections"):
-        keys = ", ".join(k for k in settings.folders if k != "corrections")
-        parser.error(f"--folder: unknown folder key {args.folder!r} (one of: {keys})")
-    from router.mailbox import Mailbox
-    from router.runner import mailbox_key
-    from router.state import State
-
-    state = State(settings.state_path)
-    key = mailbox_key(settings)
-    wanted: set[str] | None = None
-    if args.message_id:
-        wanted = {m.strip() for m in args.message_id}
-    if args.case:
-        case = args.case.strip().upper()
-        ids = {r[0] for r in state.db.execute("SELECT message_id FROM messages WHERE mailbox=? AND case_id=?", (key, case))}
-        ids |= {r[0] for r in state.db.execute("SELECT message_id FROM case_messages WHERE case_id=?", (case,))}
-        if not ids:
-            state.close()
-            raise RouterError(f"no messages known for case {case}")
-        wanted = ids if wanted is None else wanted & ids
-        if not wanted:
-            state.close()
-            raise RouterError(f"--message-id is not a message of case {case}")
-    folder_keys = [args.folder] if args.folder else list(DEFAULT_FOLDERS)
-    inbox = settings.imap.folder
-    moved: list[dict[str, Any]] = []
-    try:
-        with Mailbox(settings.imap) as mb:
-            for fkey in folder_keys:
-                folder = settings.folders[fkey]
-                if folder == inbox or not mb.select(folder):
-                    continue
-                if wanted is None:
-                    uids = mb.all_uids()
-                else:
-                    uids = sorted({u for mid in wanted for u in mb.search_message_id(mid)})
-                for uid in uids:
-                    mid, chash = _identify(mb, uid, state, key)
-                    if wanted is not None and mid not in wanted:
-                        continue
-                    info = state.requeue(key, mid, chash, dry_run=args.dry_run)
-                    if not args.dry_run:
-                        mb.file(uid, inbox)
-                    moved.append({"message_id": mid, "from": folder, "folder_key": fkey, "to": inbox, **info})
-    finally:
-        state.close()
-    if wanted is not None and not moved:
-        where = ", ".join(settings.folders[k] for k in folder_keys)
-        raise RouterError(f"no matching message in {where}")
-    out = {"dry_run": args.dry_run, "count": len(moved), "moved": moved}
+    out = operations.requeue(load_settings(args), folder_key=args.folder, case=args.case,
+                             message_ids=args.message_id or (), dry_run=args.dry_run)
     if args.json:
         print_json(out)
     else:
         print(format_text(out))
     return 0
-
-
-def _identify(mb: Any, uid: int, state: Any, key: str) -> tuple[str, str | None]:
-    """(Message-ID as the state store knows it, content hash) of one message.
-
-    Mail without a Message-ID is known by an id derived from its bytes: from
-    the whole message, or from its header and size when it was quarantined
-    for being too big to download.
-    """
-    header = mb.fetch_header(uid)
-    mid = parse.problem_mail(header, "").message_id
-    if not mid.endswith("@router.invalid>"):
-        return mid, None
-    raw = mb.fetch([uid]).get(uid, b"")
-    size = mb.sizes([uid]).get(uid, len(raw))
-    candidates = [(parse.fallback_message_id(raw), parse.content_hash(raw)),
-                  (parse.fallback_message_id(header), parse.content_hash(header + str(size).encode()))]
-    for cand, chash in candidates:
-        if state.rows("mailbox=? AND (message_id=? OR content_hash=?)", (key, cand, chash)):
-            return cand, chash
-    return candidates[0]
 
 
 def format_text(out: dict[str, Any]) -> str:

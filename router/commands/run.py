@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 
 from router import daemon
-from router.cli import load_settings
+from router.commands.common import load_settings
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("run", help="run the daemon (IDLE push, scheduled polling as fallback)",
                        description="Pull mail over IMAP, decide, forward, reply and file. SIGTERM finishes the message in hand and exits 0; SIGHUP reloads the config.")
     p.add_argument("--once", action="store_true", help="drain the mailbox and exit")

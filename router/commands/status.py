@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 
 from router import status
-from router.cli import load_settings, print_json
+from router.commands.common import load_settings, print_json
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("status", help="what the daemon has done and is doing", description="Backlog, last poll, counts by route, dead-letter and quarantine sizes, replies, cases, model.")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=run)

@@ -7,14 +7,14 @@ import sys
 from pathlib import Path
 
 from router import classify
-from router.cli import load_settings
+from router.commands.common import load_settings
 from router.training import dataset
 from router.training.train import train
 
 DEFAULT_HOLDOUT = 0.2
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "train",
         help="train a model from labelled data",

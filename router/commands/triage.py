@@ -8,16 +8,17 @@ others are still triaged; unreadable mail gets a quarantine record.
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 import sys
 from pathlib import Path
 
 from router import classify, pipeline
-from router.cli import load_settings, print_json
+from router.commands.common import load_settings, print_json
 from router.config import Settings
 from router.errors import RouterError
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("triage", help="decide what to do with .eml files, offline", description="Print the decision record of each .eml file, in order, with no side effects.")
     p.add_argument("files", nargs="+", metavar="FILE", help=".eml files (raw RFC 5322 messages)")
     p.add_argument("--json", action="store_true", help="print JSON Lines, one record per file")
@@ -46,8 +47,7 @@ def run(args: argparse.Namespace) -> int:
             failures += 1
             continue
         _mail, decision = pipeline.triage(raw, settings, classifier)
-        decision.file = name
-        record = decision.to_record()
+        record = replace(decision, file=name).to_record()
         if args.json:
             print_json(record)
             sys.stdout.flush()
@@ -71,7 +71,7 @@ def _read(path: Path) -> bytes:
         raise RouterError(f"{path}: cannot read ({exc.strerror})") from None
 
 
-def format_table(records: list[dict]) -> str:  # type: ignore[type-arg]
+def format_table(records: list[dict]) -> str:
     """A readable table: one line per message, the main facts of the record."""
     header = ("FILE", "ROUTE", "CATEGORY", "CONF", "LANG", "SUBJECT", "SECRETS", "MISSING", "ACTIONS")
     lines = [header]

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from router.records import ParsedMail
+from router.understand.secrets import redact
 
 
 @dataclass(frozen=True)
@@ -189,8 +190,6 @@ def is_machine_address(address: str) -> bool:
 
 def auto_subject(m: ParsedMail, c: Context) -> str | None:
     if _AUTO_SUBJECT.match(m.subject):
-        from router.understand.secrets import redact
-
         return f"subject looks automatic ({redact(m.subject)[:60]!r})"
     return None
 
