@@ -168,6 +168,27 @@ def split(text: str) -> Split:
     return Split(own=own, forwarded=tuple(blocks))
 
 
+def content_view(text: str, parts: Split | None = None) -> str:
+    """`text` with the forwarded blocks' banners and header fields blanked, Subject kept.
+
+    Same length and line breaks as `text`, so spans found in it (and the
+    secrets check's spans) stay valid.  Entities are looked for here: a lure's
+    Date/From/To lines describe the forwarded mail, not what the customer
+    asks about, while its subject and body are content.
+    """
+    parts = parts if parts is not None else split(text)
+    out = list(text)
+    for block in parts.forwarded:
+        pos = block.start
+        for line in text[block.start:block.body_start].split("\n"):
+            m = _FIELD_LINE.match(line)
+            if not (m and _FIELDS[m.group(1).lower()] == "subject"):
+                for i in range(pos, min(pos + len(line), len(out))):
+                    out[i] = " "
+            pos += len(line) + 1
+    return "".join(out)
+
+
 def _unquote(line: str) -> str:
     return line[1:].lstrip(" ") if line.startswith(">") else line
 

@@ -45,9 +45,9 @@ DEFAULT_SHORTENERS = frozenset({
 })
 
 _URL = re.compile(r"(?:https?://|hxxps?://|www\.)[^\s<>\"'“”‘’（）()\[\]【】，。、]{2,300}", re.IGNORECASE)
-_HOST_CHARS = r"[0-9a-z\u00a1-\uffff-]"
+_HOST_CHARS = r"[0-9a-z\u00a1-\u2fff-]"  # not CJK or full-width: Chinese text runs into a domain
 _BARE = re.compile(
-    rf"(?<![@\w.-])((?:{_HOST_CHARS}{{1,63}}\.){{1,5}}(?:xn--[0-9a-z-]{{2,30}}|[a-z\u00a1-\uffff]{{2,24}}))(?![\w-]*\.?\w)",
+    rf"(?<![@0-9A-Za-z.-])((?:{_HOST_CHARS}{{1,63}}\.){{1,5}}(?:xn--[0-9a-z-]{{2,30}}|[a-z\u00a1-\u2fff]{{2,24}}))(?![0-9A-Za-z-]*\.?[0-9A-Za-z])",
     re.IGNORECASE,
 )
 _EMAIL_DOMAIN = re.compile(r"[\w.+-]+@((?:[\w-]+\.)+[\w-]{2,24})")
@@ -63,6 +63,13 @@ _ASKS = re.compile(
       | \bdid\s+you\s+(?:send|email)
       | (?:是不是|是否|是)(?:真的|官方|你们|你們|貴司|贵司|正规|正規|诈骗|詐騙|钓鱼|釣魚|假的)
       | 真的吗|真的嗎|真假|钓鱼|釣魚|诈骗|詐騙|骗子|騙子|假冒|冒充|仿冒|可疑|骗局|騙局|假的
+    )""",
+    re.IGNORECASE | re.VERBOSE,
+)
+_IMPERSONATION = re.compile(
+    r"""(?:
+        \b(?:claim(?:s|ed|ing)?|pretend(?:s|ed|ing)?|posing|posed)\s+(?:to\s+be\s+|as\s+)(?:your|the\s+exchange|an?\s+exchange|exchange)\b
+      | 自称|自稱|冒充|假冒|仿冒|假扮|伪装成|偽裝成
     )""",
     re.IGNORECASE | re.VERBOSE,
 )
@@ -265,7 +272,7 @@ def assess(
     text is judged only if it asks whether something is genuine.
     """
     split, lures = forwarded.all_messages(text, attached)
-    asks = bool(_ASKS.search(split.own) or _ASKS.search(subject))
+    asks = bool(_ASKS.search(split.own) or _ASKS.search(subject) or _IMPERSONATION.search(split.own))
     if not lures and not asks:
         return None
     urls: list[str] = []
@@ -297,6 +304,18 @@ def assess(
     if asks or not lures:
         for url, host in links(split.own):
             consider(url, host, "link in the customer's text")
+    if not reasons and (m := _IMPERSONATION.search(split.own)):
+        reasons.append(f"the customer describes someone posing as us: “{m.group()}”")
     if not reasons:
         return None
     return PhishingReport(tuple(urls), tuple(domains), tuple(reasons), clicked(split.own), tuple(senders))
+
+
+def priority_signals(report: PhishingReport | None) -> list[tuple[str, str]]:
+    """(priority, reason) pairs for `urgency.assess(extra=...)`: a report is high, a click is urgent."""
+    if report is None:
+        return []
+    out = [("high", "phishing or impersonation report")]
+    if report.clicked:
+        out.append(("urgent", "the customer says they clicked the lure or typed a code there: possible compromise"))
+    return out
