@@ -95,10 +95,12 @@ def understand(mail: Mail, spans: list[tuple[int, int]]) -> Result:
     split = forwarded.split(mail.text)
     texts = [forwarded.content_view(mail.text, split)] + [a.headers.get("subject", "") + "\n" + a.body for a in mail.attached]
     found = entities.extract(mail.subject, texts, redacted_spans=[spans])
-    report = phishing.assess(mail.text, mail.subject, official=OFFICIAL, attached=mail.attached)
-    own = mail.subject + "\n" + split.own
-    amounts = [(e.value, e.currency or "") for e in entities.find(own) if e.kind == "amount"]
-    urg = urgency.assess(own, mail.base, amounts=amounts, extra=phishing.priority_signals(report))
+    report = phishing.assess(mail.text, mail.subject, official=OFFICIAL, attached=mail.attached, parts=split)
+    own_end = split.forwarded[0].start if split.forwarded else len(mail.text)
+    amounts = [(e.value, e.currency or "") for e in found
+               if e.kind == "amount" and (e.source == "subject" or (e.source == "text" and e.start < own_end))]
+    urg = urgency.assess(mail.subject + "\n" + split.own, mail.base, amounts=amounts,
+                         extra=phishing.priority_signals(report))
     chase = urgency.chaser(split.own, mail.subject)
     return Result(entities.to_record(found), urg.priority, chase.chaser, report, urg.reasons)
 

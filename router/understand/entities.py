@@ -36,6 +36,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from functools import cache
 from typing import Any
 
 import base58
@@ -140,6 +141,8 @@ _CASE = re.compile(r"(?:\bcase|工单|工單|案件|个案|個案)\s*(?:id|no\.?
                    re.IGNORECASE)
 _UID_LABEL = r"(?:(?<![A-Za-z])uid|user\s*id|account\s*(?:id|number|no\.?)|用户\s*id|用戶\s*id|用户编号|用戶編號|账户id|賬戶id|帳戶id|账号|帳號|賬號)"
 
+_DIGIT = re.compile(r"\d")
+_LONG_TOKEN = re.compile(r"[0-9A-Za-z]{25}")  # shortest address (XRP, 25 chars) or hash
 _RANK = {"address": 0, "txid": 1, "case_id": 2, "uid": 3, "order_id": 4, "amount": 5, "date": 6}
 
 
@@ -155,7 +158,7 @@ class Entity:
     family: str | None = None  # evm | hex | solana | bitcoin | tron | xrp
     currency: str | None = None
     checked: bool = True  # False: an all-lower EVM address, no EIP-55 checksum
-    source: str = "text"  # subject | text
+    source: str = "text"  # subject | text | attached
 
 
 # --- address checks ---------------------------------------------------------
@@ -317,8 +320,13 @@ def _amounts(text: str) -> list[Entity]:
     return out
 
 
+@cache
+def _uid_regex(uid_pattern: str) -> re.Pattern[str]:
+    return re.compile(rf"{_UID_LABEL}\s*(?:is\s+|为|為|是)?[:：#]?\s*(?P<v>{uid_pattern})(?![0-9A-Za-z])", re.IGNORECASE)
+
+
 def _uids(text: str, uid_pattern: str, source: str) -> list[Entity]:
-    rx = re.compile(rf"{_UID_LABEL}\s*(?:is\s+|为|為|是)?[:：#]?\s*(?P<v>{uid_pattern})(?![0-9A-Za-z])", re.IGNORECASE)
+    rx = _uid_regex(uid_pattern)
     return [Entity("uid", m.group("v"), m.start("v"), m.end("v"), source=source) for m in rx.finditer(text)]
 
 
@@ -359,9 +367,13 @@ def find(
     or equal to (or containing) a string is returned.
     """
     work = text.translate(_FULLWIDTH)
-    low = work.lower()
-    found = _addresses(work, low) + _txids(work, low) + _amounts(work) + _uids(work, uid_pattern, source)
-    found += _simple(work)
+    if not _DIGIT.search(work):
+        return []  # every kind holds a digit: most of a message's lines are skipped here
+    found: list[Entity] = []
+    if _LONG_TOKEN.search(work):
+        low = work.lower()
+        found += _addresses(work, low) + _txids(work, low)
+    found += _amounts(work) + _uids(work, uid_pattern, source) + _simple(work)
     spans = [r for r in redacted if isinstance(r, tuple)]
     strings = [r for r in redacted if isinstance(r, str) and r]
     out = []
@@ -384,13 +396,14 @@ def extract(
 
     The subject's UID needs no label when the subject follows SPEC 3
     (`<type>-UID<digits>`), which the `UID` label already covers.
-    `redacted_spans[i]` are the secrets check's spans in `texts[i]`.
+    `redacted_spans[i]` are the secrets check's spans in `texts[i]`.  Entities
+    of `texts[0]` (the body) get source "text", of later texts "attached".
     """
     strings = list(redacted)
     out = find(subject, uid_pattern=uid_pattern, redacted=strings, source="subject")
     for i, text in enumerate(texts):
         spans: list[tuple[int, int] | str] = list(redacted_spans[i]) if i < len(redacted_spans) else []
-        out += find(text, uid_pattern=uid_pattern, redacted=[*spans, *strings], source="text")
+        out += find(text, uid_pattern=uid_pattern, redacted=[*spans, *strings], source="text" if i == 0 else "attached")
     return out
 
 

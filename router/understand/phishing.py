@@ -136,6 +136,7 @@ def _prototype(ch: str) -> str:
 _ASCII_FOLD = (("rn", "m"), ("vv", "w"), ("cl", "d"), ("0", "o"), ("1", "l"), ("i", "l"), ("|", "l"))
 
 
+@cache
 def skeleton(host: str) -> str:
     """A UTS #39-style skeleton: NFKC, confusables to their ASCII prototype, lookalike ASCII folded."""
     s = unicodedata.normalize("NFKC", decode_punycode(host.lower()))
@@ -263,15 +264,18 @@ def assess(
     official: Sequence[str],
     attached: Sequence[forwarded.Forwarded] = (),
     shorteners: frozenset[str] = DEFAULT_SHORTENERS,
+    parts: forwarded.Split | None = None,
 ) -> PhishingReport | None:
     """A phishing report for a message, or None.
 
     `text` is the whole body (not `split_reply`'s output); `attached` are
-    attached messages (`forwarded.from_eml`).  Lures are the forwarded
+    attached messages (`forwarded.from_eml`); `parts` is `forwarded.split(text)`
+    when the caller has it already.  Lures are the forwarded
     blocks and attached messages; when there are none, the customer's own
     text is judged only if it asks whether something is genuine.
     """
-    split, lures = forwarded.all_messages(text, attached)
+    split = parts if parts is not None else forwarded.split(text)
+    lures = split.forwarded + tuple(attached)
     asks = bool(_ASKS.search(split.own) or _ASKS.search(subject) or _IMPERSONATION.search(split.own))
     if not lures and not asks:
         return None

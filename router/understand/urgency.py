@@ -41,7 +41,7 @@ _THEFT_NOW = re.compile(
       | (?:不停|持续|持續|一直)(?:地|在)?(?:被)?(?:转出|轉出|提币|提幣|提现|提現|盗|盜)
       | 资金(?:正在)?(?:不断|不斷)?(?:流失|被转走)|資金(?:正在)?(?:不斷)?(?:流失|被轉走)
     )""",
-    re.IGNORECASE | re.VERBOSE,
+    re.VERBOSE,
 )
 _FUNDS_GONE = re.compile(
     r"""(?:
@@ -56,20 +56,20 @@ _FUNDS_GONE = re.compile(
       | (?:资金|資金|币|幣|资产|資產|钱|錢|余额|餘額|u)(?:全部|都|已经|已經|被)*(?:被)(?:盗|盜|转走|轉走|提走|偷走|清空|划走|劃走)
       | 被(?:盗|盜)(?:了|走)?|(?:莫名|不明|未经授权|未經授權)的?(?:提币|提幣|提现|提現|转出|轉出|转账|轉帳|轉賬)
     )""",
-    re.IGNORECASE | re.VERBOSE,
+    re.VERBOSE,
 )
 _NOW = re.compile(
     r"""(?:
         \b(?:right\s+now|urgent(?:ly)?|asap|as\s+soon\s+as\s+possible|immediately|emergency|at\s+once)\b
       | 紧急|緊急|马上|馬上|立刻|立即|赶紧|趕緊|尽快|盡快|十万火急|十萬火急|火速|现在就|現在就|急急|很急|非常急|急!|急！
     )""",
-    re.IGNORECASE | re.VERBOSE,
+    re.VERBOSE,
 )
 # a plain negation or prevention word in the same clause cancels a hit
 _CANCEL = re.compile(
     r"(?:\bnot\b|\bno\b|n't\b|\bnever\b|\bhow\s+(?:do|can|to)\b|\bprevent|\bavoid|\bin\s+case\b|\bif\b"
     r"|不是|不用|不必|不急|没有|沒有|如何|怎么|怎麼|防止|避免|以防|如果|万一|萬一)",
-    re.IGNORECASE,
+    0,  # patterns are lower-case; the callers lower-case the text
 )
 _CLAUSE_END = re.compile(r"[.!?;。！？；\n,，]")
 
@@ -93,7 +93,7 @@ _CHASER = re.compile(
       | (?:没人|沒人|无人|無人)(?:回复|回覆|回復|处理|處理|理|回应|回應)|(?:已经|已經)(?:\d+|[一二三四五六七八九十几幾两兩]+)\s*(?:天|周|週|个星期|個星期)(?:了)?[^。\n]{0,12}(?:没|沒|未|还|還)
       | 再次(?:来信|來信|联系|聯繫|询问|詢問|提交|发|發)|(?:有|有没有|有沒有)(?:任何)?(?:进展|進展|进度|進度|消息|更新)(?:吗|嗎|了吗|了嗎)
     )""",
-    re.IGNORECASE | re.VERBOSE,
+    re.VERBOSE,
 )
 
 
@@ -140,6 +140,7 @@ def assess(
     """
     if base not in PRIORITIES:
         raise ValueError(f"unknown priority {base!r}: expected one of {', '.join(PRIORITIES)}")
+    text = text.lower()  # the patterns are lower-case: cheaper than IGNORECASE
     prio, reasons = base, [f"base priority {base} from the issue type"]
     signals: list[tuple[str, str]] = []
     if hit := _hit(_THEFT_NOW, text):
@@ -182,7 +183,7 @@ def chaser(text: str, subject: str = "") -> Chaser:
     The caller also treats any new message on an open case as a follow-up
     (state); this looks at the words only.
     """
-    for part in (subject, text):
+    for part in (subject.lower(), text.lower()):
         for m in _CHASER.finditer(part):
             if not _CANCEL.search(_clause_before(part, m.start())[-12:]):
                 return Chaser(True, f"follow-up wording: “{m.group().strip()}”")
