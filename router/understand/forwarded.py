@@ -201,8 +201,8 @@ def from_fields(headers: Mapping[str, str], body: str) -> Forwarded:
 
 def from_eml(raw: str | bytes) -> Forwarded:
     """An attached message/rfc822 part (or a .eml file) given as its raw text."""
-    msg = (email.message_from_bytes(raw, policy=email.policy.default) if isinstance(raw, bytes)
-           else email.message_from_string(raw, policy=email.policy.default))
+    data = raw if isinstance(raw, bytes) else raw.encode("utf-8", "surrogateescape")
+    msg = email.message_from_bytes(data, policy=email.policy.default)
     assert isinstance(msg, EmailMessage)
     headers = {k: str(msg.get(k, "")) for k in ("from", "subject", "date", "to") if msg.get(k) is not None}
     part = msg.get_body(preferencelist=("plain", "html"))
