@@ -58,9 +58,8 @@ def _load_eml(path: Path) -> tuple[str, str, list[forwarded.Forwarded]]:
     text, attached = "", []
     for part in msg.walk():
         if part.get_content_type() == "message/rfc822":
-            inner = part.get_payload()
-            raw = inner[0].as_bytes() if isinstance(inner, list) else bytes(str(inner), "utf-8")
-            attached.append(forwarded.from_eml(raw))
+            inner = part.get_content()  # RFC 2046 5.2.1: the attached message, parsed
+            attached.append(forwarded.from_eml(inner.as_bytes()))
         elif part.get_content_maintype() == "text" and not text and not _inside_rfc822(msg, part):
             body = str(part.get_content())
             text = html_to_text(body) if part.get_content_type() == "text/html" else body
