@@ -129,8 +129,15 @@ def evaluate(mails: list[Mail], show_errors: bool = False) -> dict[str, Any]:
     flags: dict[str, list[int]] = {k: [0, 0, 0] for k in ("chaser", "phishing", "clicked", "urgent")}
     prio_ok = 0
     dom = [0, 0]
+    lure_codes = [0]  # secrets-check hits inside inline lures
     for mail in mails:
-        spans = [(h.start, h.end) for h in find_secrets(mail.text)]
+        hits = find_secrets(mail.text)
+        spans = [(h.start, h.end) for h in hits]
+        lures = forwarded.lure_spans(forwarded.split(mail.text))
+        inside = [h for h in hits if any(s <= h.start < e for s, e in lures)]
+        lure_codes[0] += len(inside)
+        if show_errors and inside:
+            print(f"{mail.id} lure secrets exempted: {[h.kind for h in inside]}", file=sys.stderr)
         res = understand(mail, spans)
         exp = mail.expected
         for kind in entities.KINDS:
@@ -168,7 +175,8 @@ def evaluate(mails: list[Mail], show_errors: bool = False) -> dict[str, Any]:
     fp = sum(c[1] for c in counts.values())
     fn = sum(c[2] for c in counts.values())
     return {"entities": counts, "flags": flags, "all": (tp, fp, fn), "priority_accuracy": prio_ok / len(mails),
-            "phishing_domain_recall": dom[0] / dom[1] if dom[1] else 1.0, "n": len(mails)}
+            "phishing_domain_recall": dom[0] / dom[1] if dom[1] else 1.0, "n": len(mails),
+            "lure_secrets": lure_codes[0]}
 
 
 def timing(mails: list[Mail], repeat: int) -> float:
@@ -197,6 +205,7 @@ def main(argv: list[str] | None = None) -> int:
         p, r = _prf(*c)
         print(f"{name:<10} {c[0]:>4} {c[1]:>4} {c[2]:>4} {p:>9.3f} {r:>7.3f}")
     print(f"priority accuracy {m['priority_accuracy']:.3f}; phishing domain recall {m['phishing_domain_recall']:.3f}")
+    print(f"secrets-check hits inside inline lures (codes, not the customer's; exempted via lure_spans): {m['lure_secrets']}")
     print(f"time added: {timing(mails, args.repeat):.0f} µs/message")
     p, r = _prf(*m["all"])
     ph = m["flags"]["phishing"]

@@ -109,7 +109,7 @@ _MULT = {"万": 10_000, "萬": 10_000, "w": 10_000, "千": 1_000, "k": 1_000, "�
 _NUM = r"\d{1,3}(?:[,，]\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?"
 _CUR_ALT = "|".join(sorted(map(re.escape, _CURRENCIES), key=len, reverse=True))
 _AMOUNT_AFTER = re.compile(
-    rf"(?<![0-9A-Za-z.,])(?P<num>{_NUM})\s?(?P<mult>百万|百萬|[万萬千亿億]|[kKwWmM](?=\s?(?:{_CUR_ALT})))?\s?"
+    rf"(?<![0-9A-Za-z.,-])(?P<num>{_NUM})\s?(?P<mult>百万|百萬|[万萬千亿億]|[kKwWmM](?=\s?(?:{_CUR_ALT})))?\s?"
     rf"(?P<cur>{_CUR_ALT})(?![A-Za-z])",
     re.IGNORECASE,
 )
@@ -312,8 +312,8 @@ def _amounts(text: str) -> list[Entity]:
     for rx in (_AMOUNT_AFTER, _AMOUNT_BEFORE):
         for m in rx.finditer(text):
             cur = m.group("cur")
-            if cur.lower() == "u" and cur == "u" and not m.group("mult") and "." not in m.group("num") and len(m.group("num")) < 2:
-                continue  # "1u" alone is too thin
+            if cur.lower() == "u" and not m.group("mult") and len(m.group("num")) < 2:
+                continue  # "1u", "2 U": too thin to call an amount of USDT
             norm = normalise_amount(m.group("num"), m.group("mult"), cur)
             if norm:
                 out.append(Entity("amount", norm[0], m.start(), m.end(), currency=norm[1]))

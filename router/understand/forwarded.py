@@ -189,6 +189,16 @@ def content_view(text: str, parts: Split | None = None) -> str:
     return "".join(out)
 
 
+def lure_spans(parts: Split) -> list[tuple[int, int]]:
+    """Offsets of the forwarded blocks: a code or link found there is the lure's, not the customer's secret.
+
+    The secrets check keeps finding them (so nothing is logged or learned
+    from), but the caller does not count them as the customer's secrets
+    when it decides the route and the reply (issue 13).
+    """
+    return [(f.start, f.end) for f in parts.forwarded]
+
+
 def _unquote(line: str) -> str:
     return line[1:].lstrip(" ") if line.startswith(">") else line
 
