@@ -150,6 +150,8 @@ def test_redacted_spans_and_strings_are_excluded() -> None:
     ("提現 800 USDT", "800", "USDT"),
     ("about 2.4 eth", "2.4", "ETH"),
     ("50k USDT", "50000", "USDT"),
+    ("收到通知，0.9 ETH 被转走", "0.9", "ETH"),  # after a full-width comma
+    ("TRC-20 USDT 共 300U", "300", "USDT"),  # the 20 of TRC-20 is not an amount
 ])
 def test_amounts_are_normalised(text: str, value: str, currency: str) -> None:
     found = [e for e in ent.find(text) if e.kind == "amount"]

@@ -29,6 +29,8 @@ def test_theft_in_progress_is_urgent(text: str) -> None:
     "帳戶裡的幣被轉走了",
     "I never requested this withdrawal.",
     "我没有申请过提现，为什么收到确认邮件？",
+    "my whole balance is gone",
+    "I see a withdrawal to an address that I never made",
 ])
 def test_funds_leaving_is_high(text: str) -> None:
     assert urgency.assess(text, "normal").priority == "high"
@@ -86,6 +88,7 @@ def test_unknown_base_is_a_clear_error() -> None:
     ("", "請問何時回覆？"),
     ("", "已經三天了還是沒有人回覆"),
     ("催一下", "充值未到账"),
+    ("", "已经提交三天了，还是没有结果"),
 ])
 def test_chasers(subject: str, text: str) -> None:
     c = urgency.chaser(text, subject)

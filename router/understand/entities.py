@@ -109,7 +109,7 @@ _MULT = {"万": 10_000, "萬": 10_000, "w": 10_000, "千": 1_000, "k": 1_000, "�
 _NUM = r"\d{1,3}(?:[,，]\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?"
 _CUR_ALT = "|".join(sorted(map(re.escape, _CURRENCIES), key=len, reverse=True))
 _AMOUNT_AFTER = re.compile(
-    rf"(?<![0-9A-Za-z.,-])(?P<num>{_NUM})\s?(?P<mult>百万|百萬|[万萬千亿億]|[kKwWmM](?=\s?(?:{_CUR_ALT})))?\s?"
+    rf"(?<![0-9A-Za-z.-])(?<!\d,)(?P<num>{_NUM})\s?(?P<mult>百万|百萬|[万萬千亿億]|[kKwWmM](?=\s?(?:{_CUR_ALT})))?\s?"
     rf"(?P<cur>{_CUR_ALT})(?![A-Za-z])",
     re.IGNORECASE,
 )

@@ -51,6 +51,9 @@ _FUNDS_GONE = re.compile(
       | \b(?:withdrawals?|transfers?)\s+(?:that\s+)?i\s+(?:did\s+not|didn't|never)\s+(?:make|made|authori[sz]e)
       | \bunauthori[sz]ed\s+(?:withdrawal|transfer)s?\b
       | \bfunds\s+(?:are\s+)?leaving\b
+      | \b(?:whole|entire|all\s+(?:of\s+)?my)\s+(?:balance|funds|money|assets|usdt|btc|eth)\s+(?:is|are|was|were|has\s+been|have\s+been)\s+(?:gone|missing|emptied)
+      | \b(?:withdrawal|transfer)\b[^.\n]{0,80}?\bthat\s+i\s+(?:never|did\s+not|didn't)\s+(?:make|made|authori[sz]e|request)
+      | (?:余额|餘額|资产|資產|钱|錢|币|幣)(?:全|都)?(?:没了|沒了|不见了|不見了|清零了)
       | \bi\s+(?:never|did\s+not|didn't|have\s+not|haven't)\s+(?:request|ask|appl|initiat|ma[dk]|authori[sz])\w*\s+(?:for\s+)?(?:a|any|this|the|that)?\s*(?:withdrawal|transfer)
       | (?:我)?(?:没有|沒有|并没有|並沒有|从未|從未|从来没有|從來沒有)(?:申请|申請|操作|发起|發起|提交)(?:过|過)?(?:任何)?(?:提现|提現|提币|提幣|转账|轉帳|轉賬)
       | (?:资金|資金|币|幣|资产|資產|钱|錢|余额|餘額|u)(?:全部|都|已经|已經|被)*(?:被)(?:盗|盜|转走|轉走|提走|偷走|清空|划走|劃走)
@@ -85,7 +88,7 @@ _CHASER = re.compile(
       | \bwhy\s+(?:has|have|is|isn't|hasn't|haven't)\s+(?:no\s+one|nobody|anyone|my\s+case|my\s+ticket)
       | \b(?:no\s+one|nobody)\s+(?:has\s+)?(?:replied|responded|answered|gotten\s+back)
       | \b\d+\s+(?:days?|weeks?)\s+(?:and|with|without)\s+(?:still\s+)?no\b
-      | [还還](?:是)?(?:没有?|沒有?|未)(?:人)?(?:回复|回覆|回復|答复|答覆|处理|處理|解决|解決|消息|回应|回應|动静|動靜|进展|進展)
+      | (?:[还還]|仍然|依然)(?:是)?(?:没有?|沒有?|未)(?:人)?(?:任何)?(?:回复|回覆|回復|答复|答覆|处理|處理|解决|解決|消息|回应|回應|动静|動靜|进展|進展|结果|結果|回音)
       | (?:仍|仍然|依然|至今|到现在|到現在|迄今)(?:都|还|還)?(?:未|没有?|沒有?)(?:人)?(?:回复|回覆|回復|处理|處理|答复|答覆|解决|解決|回应|回應|消息|进展|進展)
       | 第[二三四五六七八九十2-9]\s*次(?:发|發|写|寫|联系|聯繫|聯絡|询问|詢問|来信|來信|提交|催|问|問|邮件|郵件|申请|申請)?
       | (?:什么时候|什麼時候|何时|何時|多久)(?:才|能|可以|会|會)?(?:回复|回覆|回復|答复|答覆|处理|處理|给个答复|給個答覆|解决|解決)
