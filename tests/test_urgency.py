@@ -104,3 +104,14 @@ def test_chasers(subject: str, text: str) -> None:
 ])
 def test_not_chasers(text: str) -> None:
     assert not urgency.chaser(text).chaser
+
+
+def test_lexicon_splits_chinese_and_other_branches_and_keeps_order() -> None:
+    lex = urgency.Lexicon(r"""(?:
+        \bhello\b
+      | 你好|您好
+    )""")
+    assert [m.group() for m in lex.finditer("您好 hello 你好")] == ["您好", "hello", "你好"]
+    assert lex.search("nothing") is None
+    with pytest.raises(ValueError, match="one"):
+        urgency.Lexicon("hello|world")

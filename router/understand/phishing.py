@@ -37,6 +37,7 @@ from urllib.parse import urlsplit
 from confusable_homoglyphs import confusables  # type: ignore[import-untyped]
 
 from router.understand import forwarded
+from router.understand.urgency import Lexicon
 
 DEFAULT_SHORTENERS = frozenset({
     "bit.ly", "tinyurl.com", "t.co", "goo.gl", "ow.ly", "is.gd", "buff.ly", "cutt.ly", "rb.gy", "t.ly",
@@ -56,7 +57,7 @@ _FILE_EXT = frozenset({"pdf", "png", "jpg", "jpeg", "gif", "txt", "doc", "docx",
 _2LD = frozenset({"co", "com", "net", "org", "gov", "edu", "ac"})
 
 # The customer asks whether something is genuine, or calls it fake.
-_ASKS = re.compile(
+_ASKS = Lexicon(
     r"""(?:
         \b(?:is|are)\s+(?:this|these|that|it)\s+(?:\w+\s+){0,3}(?:real|legit(?:imate)?|genuine|official|authentic|from\s+you|yours|safe|a\s+scam|phishing|fake)
       | \b(?:phishing|scam|fake|spoof(?:ed)?|impersonat\w*|fraudulent|suspicious)\b
@@ -66,14 +67,14 @@ _ASKS = re.compile(
     )""",
     re.IGNORECASE | re.VERBOSE,
 )
-_IMPERSONATION = re.compile(
+_IMPERSONATION = Lexicon(
     r"""(?:
         \b(?:claim(?:s|ed|ing)?|pretend(?:s|ed|ing)?|posing|posed)\s+(?:to\s+be\s+|as\s+)(?:your|the\s+exchange|an?\s+exchange|exchange)\b
       | 自称|自稱|冒充|假冒|仿冒|假扮|伪装成|偽裝成
     )""",
     re.IGNORECASE | re.VERBOSE,
 )
-_CLICKED = re.compile(
+_CLICKED = Lexicon(
     r"""(?:
         \bi\s+(?:already\s+|accidentally\s+|just\s+)?(?:clicked|opened\s+the\s+link|tapped|followed\s+the\s+link|logged\s+in|signed\s+in|entered|typed|gave|submitted|filled|provided|sent\s+(?:them|the\s+code|my))\b
       | \b(?:clicked|tapped)\s+(?:on\s+)?(?:the|that|this)\s+link
