@@ -203,3 +203,18 @@ def test_evaluation_set_meets_the_targets() -> None:
     p, r = teams._prf(*m["all"])
     assert p >= 0.98 and r >= 0.95
     assert m["flags"]["phishing"][2] == 0
+
+
+def test_header_value_is_ascii_json_that_round_trips_through_a_message() -> None:
+    import json
+    from email.message import EmailMessage
+    from email.policy import SMTP
+
+    found = ent.extract("账户被盗-UID28461937", [f"被转走 2万U 到 {TRON_USDT}，订单号：A20261204001"])
+    value = ent.header_value(found)
+    assert value.isascii()
+    msg = EmailMessage(policy=SMTP)
+    msg[ent.HEADER] = value
+    parsed = json.loads(str(msg[ent.HEADER]))
+    assert parsed == ent.to_record(found)
+    assert parsed["amount"] == [{"value": "20000", "currency": "USDT"}]

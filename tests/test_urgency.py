@@ -115,3 +115,9 @@ def test_lexicon_splits_chinese_and_other_branches_and_keeps_order() -> None:
     assert lex.search("nothing") is None
     with pytest.raises(ValueError, match="one"):
         urgency.Lexicon("hello|world")
+
+
+def test_priority_headers_and_subject_tag() -> None:
+    assert dict(urgency.priority_headers("urgent")) == {"Importance": "high", "X-Priority": "1 (Highest)"}
+    assert dict(urgency.priority_headers("low"))["Importance"] == "low"
+    assert urgency.subject_tag("urgent") == "[URGENT]" and urgency.subject_tag("high") == ""

@@ -32,6 +32,7 @@ look-arounds only.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -430,6 +431,18 @@ def to_record(entities: Sequence[Entity]) -> dict[str, list[Any]]:
             item = e.value
         out.setdefault(e.kind, []).append(item)
     return out
+
+
+HEADER = "X-Router-Entities"
+
+
+def header_value(entities: Sequence[Entity]) -> str:
+    """The machine-readable header: the SPEC 8 `entities` object as compact ASCII JSON.
+
+    ASCII-only (RFC 5322 section 2.2) so no encoded-word is needed; the
+    email package folds it (section 2.2.3) when it is long.
+    """
+    return json.dumps(to_record(entities), ensure_ascii=True, separators=(",", ":"))
 
 
 def explorer_link(e: Entity, templates: Mapping[str, Mapping[str, str]]) -> str | None:

@@ -225,3 +225,23 @@ def chaser(text: str, subject: str = "") -> Chaser:
             if not _CANCEL.search(_clause_before(part, m.start())[-12:]):
                 return Chaser(True, f"follow-up wording: “{m.group().strip()}”")
     return Chaser(False)
+
+
+# What the team's mail client shows: Importance (RFC 2156 section 5.3.4, values
+# low/normal/high) and the de-facto X-Priority (1 highest .. 5 lowest).
+_HEADERS = {
+    "urgent": (("Importance", "high"), ("X-Priority", "1 (Highest)")),
+    "high": (("Importance", "high"), ("X-Priority", "2 (High)")),
+    "normal": (("Importance", "normal"), ("X-Priority", "3 (Normal)")),
+    "low": (("Importance", "low"), ("X-Priority", "5 (Lowest)")),
+}
+
+
+def priority_headers(priority: str) -> tuple[tuple[str, str], ...]:
+    """Importance and X-Priority header fields for the forward of a case of this priority."""
+    return _HEADERS[priority]
+
+
+def subject_tag(priority: str) -> str:
+    """The tag put before the forward's subject: "[URGENT]" for urgent cases, else ""."""
+    return "[URGENT]" if priority == "urgent" else ""
