@@ -33,10 +33,12 @@ from __future__ import annotations
 import email
 import email.policy
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import parseaddr
+
+from router.text import html_to_text
 
 _BANNER = re.compile(
     r"""^[ \t>]*(?:
@@ -223,13 +225,5 @@ def from_eml(raw: str | bytes) -> Forwarded:
         except (LookupError, ValueError):
             body = ""
         if part.get_content_type() == "text/html":
-            from router.text import html_to_text
-
             body = html_to_text(body)
     return from_fields(headers, body)
-
-
-def all_messages(text: str, attached: Sequence[Forwarded] = ()) -> tuple[Split, tuple[Forwarded, ...]]:
-    """The split of `text` and every forwarded message: inline first, then attached."""
-    s = split(text)
-    return s, s.forwarded + tuple(attached)
