@@ -20,6 +20,7 @@ class Attachment:
     payload: bytes
     inline: bool = False
     content_id: str | None = None
+    referenced: bool = False  # the HTML body shows it by "cid:" (RFC 2392): a picture in the text
 
 
 @dataclass(frozen=True)

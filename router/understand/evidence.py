@@ -22,6 +22,28 @@ Statements (statement, 流水, 对账单 ...) are ``source_of_funds`` when the n
 also says salary/tax/contract (工资流水, salary_statement) or when the body
 talks about source of funds (资金来源, "source of funds", "proof of income");
 otherwise they are ``transactions``.  A ``.log`` text file is an activity log.
+
+Which files count, from every mail client (issue 12):
+
+* Files inside a zip or an Outlook ``winmail.dat`` (TNEF) count like
+  attachments, after the same danger checks on the container; attached
+  messages (``message/rfc822``) are walked by parse.py, so their files arrive
+  here as attachments of their own.
+* Decoration (signature logos, social icons) is an image that is small
+  (at most `DECORATION_MAX_BYTES`) *and* either shown by the HTML body through
+  ``cid:`` or named like a logo (``image001.png``, ``logo``).  Being inline
+  or having a Content-ID says nothing: iPhone and Mac Mail send every photo
+  as an inline part with a Content-ID inside multipart/mixed.
+* A file whose name names evidence (``passport.heic``, ``身分證.jpg``) or a
+  screenshot/photo (``Screenshot 2026-…``, ``截圖``, ``IMG_1234``) is never
+  decoration.  A screenshot pasted into a Gmail or Outlook body is an inline
+  ``image.png``/``image001.png`` shown by ``cid:``; it counts once it is over
+  `DECORATION_MAX_BYTES` (a real screenshot is 50 KB to a few MB; logos are a
+  few KB to tens of KB), so a small cropped paste can still be mistaken for a
+  logo - the customer is then asked for it again, never told it was received.
+* Images under `TINY_IMAGE_BYTES` (spacers, tracking pixels, icons) are too
+  small to show a document unless their name says what they are.
+* Only images can be decoration: a PDF shown inline counts.
 """
 
 from __future__ import annotations
@@ -29,15 +51,17 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 
 from router.config import EVIDENCE_KINDS, Limits
 from router.records import Attachment, EvidenceReport, Rejection
 from router.understand import filetypes
-from router.understand.filetypes import IMAGE_LABELS, clean_name, extensions, sniff
+from router.understand.filetypes import CONTAINER_LABELS, IMAGE_LABELS, clean_name, extensions, sniff
 
 DANGEROUS = "dangerous:"
 TOO_LARGE = "too large:"
-TINY_IMAGE_BYTES = 4096  # smaller images are logos and spacers, not photos of documents
+TINY_IMAGE_BYTES = 4096  # smaller images are spacers and icons, not photos of documents
+DECORATION_MAX_BYTES = 40 * 1024  # signature logos are smaller; real screenshots and photos are larger
 _TEXT_EXTENSIONS = {"csv": "csv", "tsv": "csv", "txt": "txt", "text": "txt", "log": "log"}
 
 # What each kind accepts, by evidence format (image, pdf, xlsx, csv, txt, log).
@@ -57,7 +81,8 @@ _STRICT: dict[str, str] = {
     "identity": (
         r"passport|\bid ?cards?\b|\bid (?:front|back|photo|scan|copy|document)s?\b|\bmy id\b(?!\s*(?:is|:|=|number|no\b))"
         r"|identity (?:card|document)|national id|\bhkid\b|\bnric\b|selfie|driv(?:er'?s?|ing) ?licen[cs]e"
-        r"|residence permit|身份证|身份證|护照|護照|手持|证件|證件|驾照|駕照|驾驶证|駕駛證|通行证|通行證"
+        r"|residence permit|身份证|身份證|身分证|身分證|护照|護照|手持|证件|證件|驾照|駕照|驾驶证|駕駛證|通行证|通行證"
+        r"|健保卡|自然人凭证|自然人憑證|居民证|居民證"
         r"|居留证|居留證|回乡证|回鄉證|台胞证|台胞證|自拍|人脸|人臉"
     ),
     "transactions": (
@@ -102,7 +127,7 @@ _CUE = re.compile(
     r"|\bupload|\binclud|\bfind\b|\bsending\b|\bscreenshots?\b|\bphotos?\b|\bpictures?\b|\bimages?\b|\bscans?\b"
     r"|\bscanned\b|\bcop(?:y|ies) of\b"
     r"|附件|附上|附檔|附档|附图|附圖|见附|見附|随附|隨附|截图|截圖|照片|图片|圖片|相片|扫描|掃描|上传|上傳"
-    r"|如下|请查收|請查收|发送|發送|提供|请见|請見|请看|請看",
+    r"|如下|请查收|請查收|发送|發送|提供|请见|請見|请看|請看|检附|檢附|压缩包|壓縮檔|压缩档",
     re.I,
 )
 _NEGATION = re.compile(
@@ -115,10 +140,15 @@ _NEGATION = re.compile(
 _SENTENCES = re.compile(r"(?<=[.!?])\s+|[。！？；;\n]+")
 _CLAUSES = re.compile(r"[,，、:：]|\bbut\b|\bhowever\b|但是|但|不过|不過", re.I)
 _DECORATION_NAME = re.compile(r"^(?:image|img)\d{3}\.|^outlook-|logo|signature|banner|签名|簽名", re.I)
+# Names of pictures a person took or captured on purpose: never decoration.
+_CAPTURE_NAME = re.compile(
+    r"screen ?shot|screen ?cap|capture|bildschirmfoto|captura|снимок|скриншот|스크린샷|スクリーンショット"
+    r"|截图|截圖|截屏|屏幕快照|螢幕擷取|螢幕快照|擷取|^img_\d{4}|^dsc_?\d|^pxl_\d|^photo|^scan|照片|相片",
+    re.I,
+)
 
 _KIND_RE = {k: re.compile(v, re.I) for k, v in _STRICT.items()}
 _NAME_RE = {k: re.compile(f"{v}|{_NAME_ONLY[k]}", re.I) for k, v in _STRICT.items()}
-
 
 
 def _danger(att: Attachment, limits: Limits) -> str | None:
@@ -148,11 +178,16 @@ def _format(name: str, label: str) -> str | None:
     return None
 
 
-def _is_decoration(att: Attachment, fmt: str | None, name: str) -> bool:
-    """Inline parts with a Content-ID, Outlook image001.png / logos, and tiny images are not evidence."""
-    if att.inline and att.content_id:
-        return True
-    return fmt == "image" and (bool(_DECORATION_NAME.search(name)) or len(att.payload) < TINY_IMAGE_BYTES)
+def _not_evidence_image(att: Attachment, name: str) -> str | None:
+    """Why an image that names nothing is not evidence (decoration or too small), or None (module docstring)."""
+    if _CAPTURE_NAME.search(name):
+        return None
+    size = len(att.payload)
+    if size < TINY_IMAGE_BYTES:
+        return "image too small to show a document, not evidence"
+    if size <= DECORATION_MAX_BYTES and (att.referenced or _DECORATION_NAME.search(name)):
+        return "inline/signature image, not evidence"
+    return None
 
 
 def _words(text: str) -> str:
@@ -196,58 +231,87 @@ def _body_mentions(body: str) -> dict[str, str]:
     return found
 
 
+@dataclass
+class _Tally:
+    """What the files of one message showed so far."""
+
+    present: set[str] = field(default_factory=set)
+    rejected: list[Rejection] = field(default_factory=list)
+    reasons: list[str] = field(default_factory=list)
+    unexplained: list[tuple[str, str]] = field(default_factory=list)  # (shown name, format) whose names say nothing
+    statements: bool = False
+
+
 def assess(attachments: Sequence[Attachment], body_text: str, limits: Limits) -> EvidenceReport:
     """Which evidence kinds the attachments carry, and which attachments are rejected (SPEC 4)."""
     body = unicodedata.normalize("NFKC", body_text or "")[: limits.max_text_chars].lower()
     sof_context = bool(_SOF_CONTEXT.search(body))
-    present: set[str] = set()
-    rejected: list[Rejection] = []
-    reasons: list[str] = []
-    unexplained: list[tuple[str, str]] = []  # (display name, format) of evidence files whose names say nothing
-    statements = False
+    tally = _Tally()
     for att in attachments:
-        shown = att.filename or "(unnamed)"
-        danger = _danger(att, limits)
-        if danger:
-            rejected.append(Rejection(att.filename, danger))
-            continue
-        if len(att.payload) > limits.max_attachment_bytes:
-            size, limit = _mib(len(att.payload)), _mib(limits.max_attachment_bytes)
-            rejected.append(Rejection(att.filename, f"{TOO_LARGE} {size} is over the {limit} per-attachment limit"))
-            continue
-        name, _ = clean_name(att.filename)
-        label = sniff(att.payload)
-        fmt = _format(name, label)
-        if _is_decoration(att, fmt, name):
-            reasons.append(f"{shown}: inline/signature image, not evidence")
-            continue
-        if fmt is None:
-            reasons.append(f"{shown}: {label} is not an evidence file type")
-            continue
-        found = _name_kinds(name, fmt)
-        kinds = [k for k in _resolve(found, sof_context) if fmt in ACCEPTS[k]]
-        if kinds:
-            statements = statements or "statement" in found
-            present.update(kinds)
-            reasons.append(f"{shown}: {', '.join(kinds)} from the file name ({label})")
-        else:
-            unexplained.append((shown, fmt))
-    if unexplained:
-        mentions = _body_mentions(body)
-        for kind in _resolve(mentions, sof_context):
-            source = mentions.get(kind) or mentions.get("statement", "")
-            files = [n for n, fmt in unexplained if fmt in ACCEPTS[kind]]
-            if files and kind not in present:
-                present.add(kind)
-                statements = statements or (kind == "source_of_funds" and "statement" in mentions)
-                reasons.append(f"{kind} from the body ('{source}') for {', '.join(files)}")
-    if sof_context and statements:
-        reasons.append("statements counted as source_of_funds: the mail talks about source of funds")
+        _attachment(att, limits, sof_context, tally)
+    if tally.unexplained:
+        _from_body(body, sof_context, tally)
+    if sof_context and tally.statements:
+        tally.reasons.append("statements counted as source_of_funds: the mail talks about source of funds")
     return EvidenceReport(
-        present=tuple(k for k in EVIDENCE_KINDS if k in present),
-        rejected=tuple(rejected),
-        reasons=tuple(reasons),
+        present=tuple(k for k in EVIDENCE_KINDS if k in tally.present),
+        rejected=tuple(tally.rejected),
+        reasons=tuple(tally.reasons),
     )
+
+
+def _attachment(att: Attachment, limits: Limits, sof_context: bool, tally: _Tally) -> None:
+    """Reject a dangerous or oversized attachment, else count it (or the files inside it)."""
+    shown = att.filename or "(unnamed)"
+    danger = _danger(att, limits)
+    if danger:
+        tally.rejected.append(Rejection(att.filename, danger))
+        return
+    if len(att.payload) > limits.max_attachment_bytes:
+        size, limit = _mib(len(att.payload)), _mib(limits.max_attachment_bytes)
+        tally.rejected.append(Rejection(att.filename, f"{TOO_LARGE} {size} is over the {limit} per-attachment limit"))
+        return
+    label = sniff(att.payload)
+    if label in CONTAINER_LABELS:
+        inside = filetypes.members(att.filename, att.payload, limits)
+        tally.reasons.append(f"{shown}: {label} with {len(inside)} file(s), each counted")
+        for member in inside:
+            _file(f"{shown}/{member.path}", member.path, sniff(member.head), None, sof_context, tally)
+        return
+    _file(shown, att.filename, label, att, sof_context, tally)
+
+
+def _file(shown: str, filename: str, label: str, att: Attachment | None, sof_context: bool, tally: _Tally) -> None:
+    """Count one safe file: kinds from its name, or kept for the body to explain; `att` None inside a container."""
+    name, _ = clean_name(filename)
+    fmt = _format(name, label)
+    if fmt is None:
+        tally.reasons.append(f"{shown}: {label} is not an evidence file type")
+        return
+    found = _name_kinds(name, fmt)
+    kinds = [k for k in _resolve(found, sof_context) if fmt in ACCEPTS[k]]
+    if kinds:
+        tally.statements = tally.statements or "statement" in found
+        tally.present.update(kinds)
+        tally.reasons.append(f"{shown}: {', '.join(kinds)} from the file name ({label})")
+        return
+    why = _not_evidence_image(att, name) if att is not None and fmt == "image" else None
+    if why:
+        tally.reasons.append(f"{shown}: {why}")
+        return
+    tally.unexplained.append((shown, fmt))
+
+
+def _from_body(body: str, sof_context: bool, tally: _Tally) -> None:
+    """Kinds the body names for files whose names say nothing."""
+    mentions = _body_mentions(body)
+    for kind in _resolve(mentions, sof_context):
+        source = mentions.get(kind) or mentions.get("statement", "")
+        files = [n for n, fmt in tally.unexplained if fmt in ACCEPTS[kind]]
+        if files and kind not in tally.present:
+            tally.present.add(kind)
+            tally.statements = tally.statements or (kind == "source_of_funds" and "statement" in mentions)
+            tally.reasons.append(f"{kind} from the body ('{source}') for {', '.join(files)}")
 
 
 def _mib(n: int) -> str:

@@ -9,13 +9,16 @@ a fallback for image/PDF variants the explicit checks below do not know.
 Images are PNG, JPEG, GIF, WebP, TIFF, BMP and HEIC/HEIF (ISO-BMFF brands;
 iPhones send HEIC).  Dangerous are executables, scripts, macro-enabled Office
 files, names that hide their type, and archives that hold any of those or
-cannot be inspected; `danger` says why.  This module knows nothing about
-evidence kinds: that is evidence.py.
+cannot be inspected; `danger` says why.  Containers are zip, gzip, tar and
+Outlook's TNEF (``winmail.dat``, MS-OXTNEF, read with `tnefparse`); `members`
+lists the files inside a zip or TNEF attachment that `danger` has passed, so
+evidence.py can count them.  This module knows nothing about evidence kinds.
 """
 
 from __future__ import annotations
 
 import io
+import logging
 import re
 import tarfile
 import unicodedata
@@ -24,6 +27,7 @@ import zlib
 from dataclasses import dataclass
 
 import puremagic
+import tnefparse  # type: ignore[import-untyped]
 
 from router.config import Limits
 
@@ -53,6 +57,11 @@ MACRO_EXTENSIONS = frozenset("docm dotm xlsm xltm xlam pptm potm ppsm ppam sldm"
 _DOCUMENT_EXTENSIONS = frozenset(
     "pdf jpg jpeg png gif bmp webp tif tiff heic txt csv log doc docx xls xlsx ppt pptx rtf zip rar 7z htm html".split()
 )
+TNEF_SIGNATURE = b"\x78\x9f\x3e\x22"  # MS-OXTNEF 2.1.3.1, 0x223E9F78 little-endian
+CONTAINER_LABELS = frozenset({"zip", "tnef"})  # containers whose files count as evidence
+# tnefparse warns through logging about odd versions and compressed RTF bodies of hostile
+# or unusual blobs: noise for the operator, and the blob is judged here anyway.
+logging.getLogger("tnefparse").setLevel(logging.ERROR)
 _BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
 
@@ -74,6 +83,8 @@ def sniff(payload: bytes) -> str:
         return "macho"  # fat binary; a Java class has its version (>= 45) here instead
     if head.removeprefix(b"\xef\xbb\xbf").startswith(b"#!"):
         return "script"
+    if head.startswith(TNEF_SIGNATURE):
+        return "tnef"
     image = _sniff_image(head)
     if image:
         return image
@@ -346,6 +357,10 @@ def _check(name: str, data: bytes, limits: Limits, depth: int, budget: _Budget) 
         if label == "tar":
             return _inspect_tar(data, limits, depth, budget)
         return _inspect_zip(data, limits, depth, budget, office=label != "zip")
+    if label == "tnef":
+        if depth >= MAX_ARCHIVE_DEPTH:
+            return f"archives nested deeper than {MAX_ARCHIVE_DEPTH} levels", ""
+        return _inspect_tnef(data, limits, depth, budget)
     return None
 
 
@@ -359,7 +374,11 @@ def _member(name: str, data: bytes, limits: Limits, depth: int, budget: _Budget)
 
 def _needs_whole(head: bytes) -> bool:
     """Members that are containers must be read whole to be checked; others need only the head."""
-    return head[:2] in (b"PK", b"\x1f\x8b") or head.startswith(b"\xd0\xcf\x11\xe0") or head[257:262] == b"ustar"
+    return (
+        head[:2] in (b"PK", b"\x1f\x8b")
+        or head.startswith((b"\xd0\xcf\x11\xe0", TNEF_SIGNATURE))
+        or head[257:262] == b"ustar"
+    )
 
 
 def _spend(budget: _Budget, limits: Limits, members: int, unpacked: int) -> str | None:
@@ -501,3 +520,106 @@ def danger(filename: str, payload: bytes, limits: Limits) -> str | None:
     what, where = found
     return what + (f" (inside the archive: {where})" if where else "")
 
+
+def _tnef_files(data: bytes) -> list[tuple[str, bytes]] | None:
+    """(name, bytes) of the files a TNEF blob carries, embedded messages' files included; None when unreadable.
+
+    tnefparse walks the whole blob in one linear pass; hostile input makes it
+    raise anything from ValueError to UnboundLocalError, hence the broad catch.
+    """
+    try:
+        tnef = tnefparse.TNEF(data, do_checksum=False)
+        out: list[tuple[str, bytes]] = []
+        pending = list(tnef.attachments)
+        while pending:
+            att = pending.pop(0)
+            embed = getattr(att, "embed", None)
+            if embed is not None:
+                pending.extend(embed.attachments)
+                continue
+            out.append((_tnef_name(att), bytes(att.data or b"")))
+        return out
+    except Exception:  # noqa: BLE001 - see docstring
+        return None
+
+
+def _tnef_name(att: object) -> str:
+    name = att.long_filename()  # type: ignore[attr-defined]
+    if isinstance(name, bytes):
+        name = name.decode("utf-8", "replace")
+    return str(name).strip("\x00").strip() or "(unnamed)"
+
+
+def _inspect_tnef(data: bytes, limits: Limits, depth: int, budget: _Budget) -> _Finding | None:
+    """Check every file inside an Outlook winmail.dat like an archive member."""
+    files = _tnef_files(data)
+    if files is None:
+        return "archive cannot be opened (corrupt TNEF)", ""
+    why = _spend(budget, limits, len(files), sum(len(b) for _, b in files))
+    if why:
+        return why, ""
+    for name, body in files:
+        found = _member(name, body, limits, depth, budget)
+        if found:
+            return found
+    return None
+
+
+@dataclass(frozen=True)
+class Member:
+    """A file inside a container attachment: its path, first bytes (enough to sniff) and size."""
+
+    path: str
+    head: bytes
+    size: int
+
+
+def members(filename: str, payload: bytes, limits: Limits) -> list[Member]:
+    """The files inside a zip or TNEF attachment, nested zips/TNEF followed, for counting evidence.
+
+    Meant for attachments `danger` has already passed, so the directory was
+    checked against the member, size and ratio limits; the walk is still
+    bounded here (members, bytes read, nesting) so it never costs more than
+    those limits.  Office documents are files, not containers.  Unreadable
+    containers give no members (`danger` has reported them).
+    """
+    out: list[Member] = []
+    budget = _Budget()
+    stack: list[tuple[str, bytes, int]] = [("", payload, 0)]
+    while stack:
+        prefix, data, depth = stack.pop()
+        for name, head, size, whole in _container_files(data, limits):
+            path = f"{prefix}{name}"
+            if _spend(budget, limits, 1, size if whole is not None else len(head)):
+                return out
+            if whole is not None and depth + 1 < MAX_ARCHIVE_DEPTH:
+                stack.append((f"{path}/", whole, depth + 1))
+            else:
+                out.append(Member(path, head, size))
+    return out
+
+
+def _container_files(data: bytes, limits: Limits) -> list[tuple[str, bytes, int, bytes | None]]:
+    """(name, head, size, whole bytes when the file is itself a zip/TNEF) of each file in `data`."""
+    label = sniff(data)
+    if label == "tnef":
+        files = _tnef_files(data) or []
+        return [(n, b[:_HEAD], len(b), b if sniff(b[:_HEAD]) in CONTAINER_LABELS else None) for n, b in files]
+    if label != "zip":
+        return []
+    out: list[tuple[str, bytes, int, bytes | None]] = []
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            for info in zf.infolist()[: limits.max_archive_members]:
+                if info.is_dir():
+                    continue
+                with zf.open(info) as member:
+                    head = member.read(_HEAD)
+                    nested = head.startswith(TNEF_SIGNATURE) or head[:4] == b"PK\x03\x04"
+                    whole = head + member.read(info.file_size - len(head)) if nested else None
+                if whole is not None and sniff(whole) not in CONTAINER_LABELS:
+                    whole = None  # an Office document: a file, not a container
+                out.append((info.filename, head, info.file_size, whole))
+    except _ZIP_ERRORS:
+        return out
+    return out
