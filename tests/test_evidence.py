@@ -531,12 +531,12 @@ def blob(head: bytes, size: int, seed: int) -> bytes:
     return head + random.Random(seed).randbytes(size - len(head))
 
 
-def HEIC_PHOTO(seed: int) -> bytes:  # noqa: N802 - reads like the payload constants
+def HEIC_PHOTO(seed: int) -> bytes:
     """An iPhone photo: HEIC, 1-3 MB."""
     return blob(HEIC[:32], 1_400_000 + seed, seed)
 
 
-def JPEG_PHOTO(seed: int) -> bytes:  # noqa: N802
+def JPEG_PHOTO(seed: int) -> bytes:
     return blob(JPEG[:16], 900_000 + seed, seed)
 
 

@@ -56,7 +56,13 @@ from dataclasses import dataclass, field
 from router.config import EVIDENCE_KINDS, Limits
 from router.records import Attachment, EvidenceReport, Rejection
 from router.understand import filetypes
-from router.understand.filetypes import CONTAINER_LABELS, IMAGE_LABELS, clean_name, extensions, sniff
+from router.understand.filetypes import (
+    CONTAINER_LABELS,
+    IMAGE_LABELS,
+    clean_name,
+    extensions,
+    sniff,
+)
 
 DANGEROUS = "dangerous:"
 TOO_LARGE = "too large:"

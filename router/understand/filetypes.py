@@ -539,7 +539,7 @@ def _tnef_files(data: bytes) -> list[tuple[str, bytes]] | None:
                 continue
             out.append((_tnef_name(att), bytes(att.data or b"")))
         return out
-    except Exception:  # noqa: BLE001 - see docstring
+    except Exception:
         return None
 
 
