@@ -124,6 +124,7 @@ class Decision:
     reasons: list[str]
     file: str | None = None
     reply: dict[str, str | None] = field(default_factory=dict)  # {"template", "reason"}: the reply plan
+    language_detail: str | None = None  # zh-Hans | zh-Hant | en | ISO 639-1 code | und (language.detail)
 
     def to_record(self) -> dict[str, Any]:
         present = list(self.evidence.present)
@@ -135,6 +136,7 @@ class Decision:
                 "message_id": self.message_id,
                 "case_id": self.case_id,
                 "language": self.language,
+                "language_detail": self.language_detail,
                 "subject": {
                     "status": self.subject.status,
                     "type": self.subject.type,
