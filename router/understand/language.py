@@ -193,7 +193,7 @@ def _by_script(sample: str) -> str | None:
 @cache
 def _identifier() -> Any:
     """py3langid's model, loaded once (about 2 s: it is xz-compressed inside the package)."""
-    from py3langid.langid import MODEL_FILE, LanguageIdentifier
+    from py3langid.langid import MODEL_FILE, LanguageIdentifier  # type: ignore[import-untyped]
 
     identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=False)
     identifier.set_languages(_MODEL_LANGS)
