@@ -696,10 +696,17 @@ def test_outlook_winmail_dat_with_an_executable_is_dangerous() -> None:
 
 def test_winmail_dat_sniffed_by_bytes() -> None:
     assert sniff(tnef({"a.pdf": PDF})) == "tnef"
-    assert [(m.path, m.size) for m in filetypes.members("winmail.dat", tnef({"a.pdf": PDF, "b.jpg": JPEG}), MAIL_LIMITS)] == [
-        ("a.pdf", len(PDF)),
-        ("b.jpg", len(JPEG)),
+    assert [(m.path, m.label, m.size) for m in filetypes.members("winmail.dat", tnef({"a.pdf": PDF, "b.jpg": JPEG}), MAIL_LIMITS)] == [
+        ("a.pdf", "pdf", len(PDF)),
+        ("b.jpg", "jpeg", len(JPEG)),
     ]
+
+
+def test_spreadsheet_inside_a_zip_counts_as_xlsx() -> None:
+    sheet = ooxml("xl/workbook.xml")
+    report = one("records.zip", zip_of({"deposit_history.xlsx": sheet}))
+    assert report.present == ("transactions",)
+    assert "records.zip/deposit_history.xlsx: transactions from the file name (xlsx)" in report.reasons
 
 
 def test_qq_mail_gb18030_file_name() -> None:

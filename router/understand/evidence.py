@@ -282,7 +282,7 @@ def _attachment(att: Attachment, limits: Limits, sof_context: bool, tally: _Tall
         inside = filetypes.members(att.filename, att.payload, limits)
         tally.reasons.append(f"{shown}: {label} with {len(inside)} file(s), each counted")
         for member in inside:
-            _file(f"{shown}/{member.path}", member.path, sniff(member.head), None, sof_context, tally)
+            _file(f"{shown}/{member.path}", member.path, member.label, None, sof_context, tally)
         return
     _file(shown, att.filename, label, att, sof_context, tally)
 

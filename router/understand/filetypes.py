@@ -567,10 +567,10 @@ def _inspect_tnef(data: bytes, limits: Limits, depth: int, budget: _Budget) -> _
 
 @dataclass(frozen=True)
 class Member:
-    """A file inside a container attachment: its path, first bytes (enough to sniff) and size."""
+    """A file inside a container attachment: its path, real type (`sniff` label) and size."""
 
     path: str
-    head: bytes
+    label: str
     size: int
 
 
@@ -592,19 +592,20 @@ def members(filename: str, payload: bytes, limits: Limits) -> list[Member]:
             path = f"{prefix}{name}"
             if _spend(budget, limits, 1, size if whole is not None else len(head)):
                 return out
-            if whole is not None and depth + 1 < MAX_ARCHIVE_DEPTH:
+            label = sniff(whole if whole is not None else head)
+            if whole is not None and label in CONTAINER_LABELS and depth + 1 < MAX_ARCHIVE_DEPTH:
                 stack.append((f"{path}/", whole, depth + 1))
             else:
-                out.append(Member(path, head, size))
+                out.append(Member(path, label, size))
     return out
 
 
 def _container_files(data: bytes, limits: Limits) -> list[tuple[str, bytes, int, bytes | None]]:
-    """(name, head, size, whole bytes when the file is itself a zip/TNEF) of each file in `data`."""
+    """(name, head, size, whole bytes when the head alone cannot say what it is) of each file in `data`."""
     label = sniff(data)
     if label == "tnef":
         files = _tnef_files(data) or []
-        return [(n, b[:_HEAD], len(b), b if sniff(b[:_HEAD]) in CONTAINER_LABELS else None) for n, b in files]
+        return [(n, b[:_HEAD], len(b), b if _needs_whole(b[:_HEAD]) else None) for n, b in files]
     if label != "zip":
         return []
     out: list[tuple[str, bytes, int, bytes | None]] = []
@@ -615,10 +616,8 @@ def _container_files(data: bytes, limits: Limits) -> list[tuple[str, bytes, int,
                     continue
                 with zf.open(info) as member:
                     head = member.read(_HEAD)
-                    nested = head.startswith(TNEF_SIGNATURE) or head[:4] == b"PK\x03\x04"
-                    whole = head + member.read(info.file_size - len(head)) if nested else None
-                if whole is not None and sniff(whole) not in CONTAINER_LABELS:
-                    whole = None  # an Office document: a file, not a container
+                    # containers and Office documents (zips too) are read whole to be told apart
+                    whole = head + member.read(info.file_size - len(head)) if _needs_whole(head) else None
                 out.append((info.filename, head, info.file_size, whole))
     except _ZIP_ERRORS:
         return out
