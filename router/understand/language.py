@@ -198,3 +198,8 @@ def _identifier() -> Any:
     identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=False)
     identifier.set_languages(_MODEL_LANGS)
     return identifier
+
+
+def preload() -> None:
+    """Load py3langid's model now (about 2 s), so the first non-zh/en mail a daemon sees is not the one that waits."""
+    _identifier()
