@@ -193,3 +193,11 @@ def test_decision_record_carries_language_detail() -> None:
     _mail, decision = pipeline.triage(raw, config.load(search=False), None)
     record = decision.to_record()
     assert (record["language"], record["language_detail"]) == ("other", "ko")
+
+
+def test_preload_loads_the_language_model_once() -> None:
+    from router.understand import language
+
+    language.preload()
+    assert language._identifier.cache_info().currsize == 1
+    assert detail("Hallo, ich kann mich seit gestern nicht mehr einloggen.") == "de"
