@@ -109,6 +109,7 @@ def decide_facts(f: Facts, settings: Settings) -> Decision:
         actions=decide.actions_for(f, route, template, settings),
         reasons=tuple(_redacted(reasons)),
         reply=ReplyPlan(template, reply_key),
+        language_detail=language.detail(f"{f.mail.subject}\n{f.mail.new_text}"),
     )
 
 

@@ -23,6 +23,7 @@ class Attachment:
     payload: bytes
     inline: bool = False
     content_id: str | None = None
+    referenced: bool = False  # the HTML body shows it by "cid:" (RFC 2392): a picture in the text
 
 
 @dataclass(frozen=True)
@@ -202,6 +203,7 @@ class Decision:
     reasons: tuple[str, ...]
     file: str | None = None
     reply: ReplyPlan | None = None
+    language_detail: str | None = None  # zh-Hans | zh-Hant | en | ISO 639-1 code | und (language.detail)
 
     # -- reading the actions ------------------------------------------------------
     @property
@@ -257,6 +259,7 @@ class Decision:
             reasons=tuple(r["reasons"]),
             file=r.get("file"),
             reply=ReplyPlan(plan.get("template"), plan.get("reason")) if plan else None,
+            language_detail=r.get("language_detail"),
         )
 
     def to_record(self) -> dict[str, Any]:
@@ -269,6 +272,7 @@ class Decision:
                 "message_id": self.message_id,
                 "case_id": self.case_id,
                 "language": self.language,
+                "language_detail": self.language_detail,
                 "subject": {
                     "status": self.subject.status,
                     "type": self.subject.type,

@@ -158,3 +158,103 @@ def test_empty_text() -> None:
 @pytest.mark.parametrize("text", ["API returns 401 unauthorized api key error", "error 403: unauthorized access"])
 def test_http_status_is_not_an_incident(text: str) -> None:
     assert signal(text) is None
+
+
+# --- issue 12: account-takeover signals, also buried in another request -------
+
+from router.understand.compromise import signals  # noqa: E402
+
+
+def kinds(text: str) -> list[str]:
+    return [s.kind for s in signals(to_simplified(normalize(text)).lower())]
+
+
+BURIED = [
+    ("Hi, general question about staking rewards: when are they paid? Also, unrelated, yesterday I got an email about "
+     "a new-device login from Moscow which I did not make. Anyway, what's the APY on ETH?", "unrecognised_login"),
+    ("Please unfreeze my account, I need the funds for rent this week. I attached my ID. I remember now that on Saturday, "
+     "while I was watching a film, I got an SMS about a login, but I ignored it.", "unrecognised_login"),
+    ("How do I reset 2FA? My phone with Google Authenticator fell into the sea last week.", "lost_authenticator"),
+    ("Quick question about fees for USDT on TRC20. By the way my phone suddenly had no service on Friday night.", "sim_swap"),
+    ("My carrier says my number was ported out to another provider yesterday.", "sim_swap"),
+    ("Can you check my withdrawal from Tuesday? Also I got an email that my phone number was changed, but that was not me.",
+     "account_changed"),
+    ("My e-mail address was changed yesterday and I did not do it.", "account_changed"),
+    ("There is a new whitelist address in my account that I never added.", "account_changed"),
+    ("Someone reset my fund password last night.", "account_changed"),
+    ("I received your email saying 2FA was disabled. I didn't disable anything!", "account_changed"),
+    ("A WeChat 'agent' asked me for the SMS code and I gave it to him.", "credentials_given"),
+    ("I entered my password on a fake site that looked exactly like yours.", "credentials_given"),
+    ("The admin of the signal group offered to manage my account and I gave him my password.", "credentials_given"),
+    ("Someone tried to log in to my account 14 times tonight, all failed.", "unrecognised_login"),
+    ("请问理财收益什么时候发？另外昨天收到一条新设备登录提醒，不是我本人登录的。", "unrecognised_login"),
+    ("我的账户被冻结了，请尽快解冻。对了，周六我在看电影的时候收到过一条登录短信。", "unrecognised_login"),
+    ("请问怎么重置谷歌验证？我的手机上周掉进水里坏了，谷歌验证器在上面。", "lost_authenticator"),
+    ("我的手机号被人改了，现在收不到验证码", "account_changed"),
+    ("白名单里多了一个地址，我从来没有添加过", "account_changed"),
+    ("手机突然没有信号了，然后就收到提币通知", "sim_swap"),
+    ("微信上的客服让我把短信验证码发给他，我就发了", "credentials_given"),
+    ("我的手機號碼被人改了", "account_changed"),
+    ("請問手續費多少？順便說一下，昨天收到新裝置登入通知，但不是我本人登入的。", "unrecognised_login"),
+    ("我在假網站輸入了密碼，怎麼辦", "credentials_given"),
+    ("我的資金密碼被修改了，我沒有修改過", "account_changed"),
+]
+
+
+@pytest.mark.parametrize(("text", "kind"), BURIED)
+def test_account_takeover_signals(text: str, kind: str) -> None:
+    found = signals(to_simplified(normalize(text)).lower())
+    assert kind in [s.kind for s in found], (text, found)
+    signal_of_kind = next(s for s in found if s.kind == kind)
+    assert signal_of_kind.phrase in signal_of_kind.reason
+    assert signal(text)  # find() reports it too, so the decision becomes security
+
+
+HOW_TO = [
+    "How do I change my phone number?",
+    "How can I update my email address on the account?",
+    "I want to add a new withdrawal whitelist address, where is the setting?",
+    "I changed my phone number last month, do I need to update 2FA as well?",
+    "How do I move Google Authenticator to my new phone?",
+    "What happens if my phone is stolen? How would I recover 2FA?",
+    "I got a new-device login alert, it was me on my new laptop.",
+    "Is a login from a new device always confirmed by e-mail?",
+    "I have not changed my password, device or email recently, so I don't think this is a security matter.",
+    "Where do I enter the SMS code when I withdraw?",
+    "如何修改绑定的手机号？",
+    "怎么更换邮箱？",
+    "我想添加提币白名单地址，在哪里设置？",
+    "如果手机丢了，谷歌验证器怎么办？",
+    "新设备登录需要验证吗？",
+    "收到新设备登录提醒，是我本人登录的，请问会影响提现吗？",
+    "請問如何更換綁定的手機號碼？",
+    "我沒有被盜號，只是帳戶被限制了",
+    "我一度以为账户被盗，后来发现是跟单系统下的单。",
+    "我不是说账户被盗，只是想知道资料给了哪些第三方。",
+    "请问防钓鱼码在哪里设置？",
+    "What is the anti-phishing code for?",
+    "I'm not reporting any unauthorised activity, I just want my limit raised.",
+]
+
+
+@pytest.mark.parametrize("text", HOW_TO)
+def test_how_to_questions_and_taken_back_fears_are_not_signals(text: str) -> None:
+    assert kinds(text) == [], text
+    assert signal(text) is None
+
+
+def test_signals_are_in_text_order_one_per_kind() -> None:
+    text = "I lost my phone with Google Authenticator on it. Then someone changed my email address without my consent."
+    found = kinds(text)
+    assert found[0] == "lost_authenticator"
+    assert "account_changed" in found
+    assert len(found) == len(set(found))
+
+
+def test_hostile_text_stays_fast() -> None:
+    import time
+
+    text = ("phone authenticator someone changed " * 2000 + "if ") * 3
+    start = time.perf_counter()
+    signals(text)
+    assert time.perf_counter() - start < 2.0

@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
+import base64
 import gzip
 import io
+import random
+import re
 import tarfile
 import zipfile
+from email.mime.application import MIMEApplication
+from email.mime.base import MIMEBase
+from email.mime.image import MIMEImage
+from email.mime.message import MIMEMessage
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
 
 import pytest
 
+from router import config, parse
 from router.config import Limits
-from router.records import Attachment, EvidenceReport, Rejection
+from router.records import Attachment, EvidenceReport, ParsedMail, Rejection
+from router.understand import filetypes
 from router.understand.evidence import DANGEROUS, TOO_LARGE, assess, is_dangerous, sniff
 
 LIMITS = Limits(
@@ -506,3 +517,298 @@ def test_mixed_message() -> None:
     assert report.present == ("identity",)
     assert [r.filename for r in report.rejected] == ["tool.exe", "huge.pdf"]
     assert is_dangerous(report)
+
+
+# --- every mail client (issue 12) -------------------------------------------
+# Whole messages built with the stdlib email package the way each client
+# structures them, parsed by router.parse and assessed as the pipeline does.
+
+MAIL_LIMITS = config.load(search=False).limits  # the shipped limits: 15 MiB per attachment
+
+
+def blob(head: bytes, size: int, seed: int) -> bytes:
+    """A file of `size` bytes that starts like `head`; random bytes, so it does not compress (like a photo)."""
+    return head + random.Random(seed).randbytes(size - len(head))
+
+
+def HEIC_PHOTO(seed: int) -> bytes:
+    """An iPhone photo: HEIC, 1-3 MB."""
+    return blob(HEIC[:32], 1_400_000 + seed, seed)
+
+
+def JPEG_PHOTO(seed: int) -> bytes:
+    return blob(JPEG[:16], 900_000 + seed, seed)
+
+
+SCREENSHOT = blob(PNG[:16], 180_000, 7)  # a phone screenshot pasted into a body
+LOGO = blob(PNG[:16], 9_000, 8)  # a signature logo
+
+
+def headers(msg: MIMEBase, subject: str = "Re: [KYC] ID documents") -> None:
+    msg["From"] = "Customer <customer@example.com>"
+    msg["To"] = "support@exchange.example"
+    msg["Subject"] = subject
+    msg["Message-ID"] = f"<{random.Random(subject).randrange(1 << 40)}@client.example>"
+
+
+def parsed(msg: MIMEBase) -> ParsedMail:
+    mail = parse.parse(msg.as_bytes(), MAIL_LIMITS)
+    assert mail.problem is None, mail.problem
+    return mail
+
+
+def assessed(msg: MIMEBase) -> EvidenceReport:
+    mail = parsed(msg)
+    return assess(mail.attachments, mail.new_text, MAIL_LIMITS)
+
+
+def inline_image(data: bytes, subtype: str, name: str, cid: str) -> MIMEImage:
+    part = MIMEImage(data, subtype)
+    part.add_header("Content-Disposition", "inline", filename=name)
+    part.add_header("Content-Id", f"<{cid}>")
+    return part
+
+
+def iphone_mail(body: str, photos: list[tuple[str, bytes]]) -> MIMEMultipart:
+    """iOS Mail: multipart/mixed of text/plain and inline image/heic parts with Content-Ids, no cid: in any HTML."""
+    msg = MIMEMultipart("mixed")
+    msg.attach(MIMEText(body, "plain", "utf-8"))
+    for i, (name, data) in enumerate(photos):
+        msg.attach(inline_image(data, "heic", name, f"{i}A1B2C3D-4E5F-6789-ABCD-EF0123456789"))
+        msg.attach(MIMEText("\n", "plain", "utf-8"))
+    msg.attach(MIMEText("\nSent from my iPhone", "plain", "utf-8"))
+    headers(msg)
+    return msg
+
+
+def test_iphone_inline_heic_photos_with_content_id_are_evidence() -> None:
+    msg = iphone_mail("Hello, here are the front and back of my ID card.", [("IMG_4501.HEIC", HEIC_PHOTO(1)), ("IMG_4502.HEIC", HEIC_PHOTO(2))])
+    mail = parsed(msg)
+    assert [(a.inline, a.content_id is not None, a.referenced) for a in mail.attachments] == [(True, True, False)] * 2
+    report = assess(mail.attachments, mail.new_text, MAIL_LIMITS)
+    assert report.present == ("identity",)
+    assert "IMG_4501.HEIC, IMG_4502.HEIC" in " ".join(report.reasons)
+
+
+def test_iphone_taiwan_spelling_in_the_body() -> None:
+    msg = iphone_mail("您好，附上我的身分證正反面照片，謝謝。", [("IMG_0001.HEIC", HEIC_PHOTO(3))])
+    assert assessed(msg).present == ("identity",)
+
+
+def test_mac_mail_html_showing_the_photo_by_cid_still_counts_it() -> None:
+    """Mac Mail's HTML alternative shows each photo through cid:, but a 1 MB photo is no logo."""
+    related = MIMEMultipart("related")
+    related.attach(MIMEText('<p>Here is my passport:</p><img src="cid:F00D-1" width="300">', "html", "utf-8"))
+    related.attach(inline_image(JPEG_PHOTO(4), "jpeg", "IMG_7788.jpeg", "F00D-1"))
+    alt = MIMEMultipart("alternative")
+    alt.attach(MIMEText("Here is my passport:\n", "plain", "utf-8"))
+    alt.attach(related)
+    headers(alt)
+    mail = parsed(alt)
+    assert [a.referenced for a in mail.attachments] == [True]
+    assert assess(mail.attachments, mail.new_text, MAIL_LIMITS).present == ("identity",)
+
+
+def gmail_mail(body_html: str, images: list[tuple[str, bytes, str]]) -> MIMEMultipart:
+    """Gmail: multipart/related {multipart/alternative {plain, html with cid:}, inline images}."""
+    alt = MIMEMultipart("alternative")
+    alt.attach(MIMEText(html_to_plain(body_html), "plain", "utf-8"))
+    alt.attach(MIMEText(f'<div dir="ltr">{body_html}</div>', "html", "utf-8"))
+    related = MIMEMultipart("related")
+    related.attach(alt)
+    for name, data, cid in images:
+        related.attach(inline_image(data, "png", name, cid))
+    headers(related, "withdrawal not received")
+    return related
+
+
+def html_to_plain(html: str) -> str:
+    return re.sub(r"<img[^>]*>", "[image: image.png]", re.sub(r"</?(?:div|br|p)[^>]*>", "\n", html))
+
+
+def test_gmail_pasted_screenshot_counts() -> None:
+    msg = gmail_mail(
+        'Hi, my USDT withdrawal has not arrived. Here is a screenshot of the withdrawal record:<br>'
+        '<img src="cid:ii_lx9f2k3a0" alt="image.png" width="562"><br>Thanks',
+        [("image.png", SCREENSHOT, "ii_lx9f2k3a0")],
+    )
+    mail = parsed(msg)
+    assert [(a.filename, a.referenced) for a in mail.attachments] == [("image.png", True)]
+    report = assess(mail.attachments, mail.new_text, MAIL_LIMITS)
+    assert report.present == ("transactions",)
+
+
+def test_gmail_signature_logo_shown_by_cid_is_decoration() -> None:
+    msg = gmail_mail(
+        'I attached my passport yesterday, please check.<br>--<br><img src="cid:logo_acme">ACME Ltd',
+        [("image.png", LOGO, "logo_acme")],
+    )
+    report = assessed(msg)
+    assert report.present == ()
+    assert any("inline/signature image" in r for r in report.reasons)
+
+
+def test_small_inline_image_not_shown_by_html_and_not_named_like_a_logo_counts() -> None:
+    """iPhone sends small cropped screenshots too: inline + Content-Id alone is not decoration."""
+    msg = iphone_mail("Screenshot of the deposit record attached", [("IMG_0002.PNG", blob(PNG[:16], 30_000, 9))])
+    assert assessed(msg).present == ("transactions",)
+
+
+def tnef(files: dict[str, bytes]) -> bytes:
+    """A minimal Outlook winmail.dat (MS-OXTNEF): signature, key, then one attRenddata/attTitle/attData per file."""
+
+    def attribute(level: int, ident: int, kind: int, data: bytes) -> bytes:
+        checksum = sum(data) & 0xFFFF
+        return bytes([level]) + ident.to_bytes(2, "little") + kind.to_bytes(2, "little") + len(data).to_bytes(4, "little") + data + checksum.to_bytes(2, "little")
+
+    out = (0x223E9F78).to_bytes(4, "little") + (0x1234).to_bytes(2, "little")
+    out += attribute(1, 0x9006, 0x0008, (0x00010000).to_bytes(4, "little"))  # attTnefVersion
+    for name, data in files.items():
+        out += attribute(2, 0x9002, 0x0006, b"\x01\x00" + b"\x00" * 12)  # attAttachRendData starts an attachment
+        out += attribute(2, 0x8010, 0x0001, name.encode() + b"\x00")  # attAttachTitle
+        out += attribute(2, 0x800F, 0x0006, data)  # attAttachData
+    return out
+
+
+def outlook_mail(files: dict[str, bytes], body: str = "Please see the attached documents.") -> MIMEMultipart:
+    msg = MIMEMultipart("mixed")
+    msg.attach(MIMEText(body, "plain", "utf-8"))
+    part = MIMEApplication(tnef(files), "ms-tnef", name="winmail.dat")
+    part.add_header("Content-Disposition", "attachment", filename="winmail.dat")
+    msg.attach(part)
+    headers(msg)
+    return msg
+
+
+def test_outlook_winmail_dat_files_count() -> None:
+    msg = outlook_mail({"passport_scan.pdf": blob(PDF[:60], 400_000, 10), "bank_statement_march.pdf": blob(PDF[:60], 250_000, 11)})
+    report = assessed(msg)
+    assert report.rejected == ()
+    assert report.present == ("identity", "transactions")
+    assert "winmail.dat/passport_scan.pdf: identity from the file name (pdf)" in report.reasons
+
+
+def test_outlook_winmail_dat_with_an_executable_is_dangerous() -> None:
+    report = assessed(outlook_mail({"invoice.pdf": PDF, "invoice.pdf.exe": PE}))
+    assert is_dangerous(report)
+    assert "invoice.pdf.exe" in report.rejected[0].reason
+
+
+def test_winmail_dat_sniffed_by_bytes() -> None:
+    assert sniff(tnef({"a.pdf": PDF})) == "tnef"
+    assert [(m.path, m.label, m.size) for m in filetypes.members("winmail.dat", tnef({"a.pdf": PDF, "b.jpg": JPEG}), MAIL_LIMITS)] == [
+        ("a.pdf", "pdf", len(PDF)),
+        ("b.jpg", "jpeg", len(JPEG)),
+    ]
+
+
+def test_spreadsheet_inside_a_zip_counts_as_xlsx() -> None:
+    sheet = ooxml("xl/workbook.xml")
+    report = one("records.zip", zip_of({"deposit_history.xlsx": sheet}))
+    assert report.present == ("transactions",)
+    assert "records.zip/deposit_history.xlsx: transactions from the file name (xlsx)" in report.reasons
+
+
+def test_qq_mail_gb18030_file_name() -> None:
+    """QQ Mail: multipart/mixed {multipart/alternative {plain, html}, attachment named in RFC 2047 GB18030}."""
+    alt = MIMEMultipart("alternative")
+    alt.attach(MIMEText("您好，充值一直没到账，截图如下。", "plain", "gb18030"))
+    alt.attach(MIMEText("<div>您好，充值一直没到账，截图如下。</div>", "html", "gb18030"))
+    msg = MIMEMultipart("mixed")
+    msg.attach(alt)
+    part = MIMEApplication(blob(JPEG[:16], 350_000, 12), "octet-stream")
+    encoded = "=?gb18030?B?" + base64.b64encode("充值记录.jpg".encode("gb18030")).decode() + "?="
+    part.add_header("Content-Disposition", "attachment", filename=encoded)
+    part.set_param("name", encoded)
+    msg.attach(part)
+    headers(msg, "充值未到账")
+    mail = parsed(msg)
+    assert [a.filename for a in mail.attachments] == ["充值记录.jpg"]
+    assert assess(mail.attachments, mail.new_text, MAIL_LIMITS).present == ("transactions",)
+
+
+def test_forwarded_message_with_a_pdf_inside() -> None:
+    inner = MIMEMultipart("mixed")
+    inner.attach(MIMEText("Dear customer, your salary for March is attached.", "plain", "utf-8"))
+    pdf = MIMEApplication(blob(PDF[:60], 200_000, 13), "pdf")
+    pdf.add_header("Content-Disposition", "attachment", filename="salary_slip_march.pdf")
+    inner.attach(pdf)
+    headers(inner, "Your payslip")
+    msg = MIMEMultipart("mixed")
+    msg.attach(MIMEText("Forwarding my employer's mail as proof of the source of funds.", "plain", "utf-8"))
+    forwarded = MIMEMessage(inner)
+    forwarded.add_header("Content-Disposition", "attachment", filename="Your payslip.eml")
+    msg.attach(forwarded)
+    headers(msg, "[SOF] source of funds")
+    report = assessed(msg)
+    assert report.present == ("source_of_funds",)
+    assert any("salary_slip_march.pdf" in r for r in report.reasons)
+
+
+def test_zip_with_two_jpegs_named_by_the_body() -> None:
+    archive = zip_of({"IMG_1001.JPG": JPEG_PHOTO(14), "IMG_1002.JPG": JPEG_PHOTO(15)}, zipfile.ZIP_STORED)
+    msg = MIMEMultipart("mixed")
+    msg.attach(MIMEText("I attached a zip with the front and back of my passport.", "plain", "utf-8"))
+    part = MIMEApplication(archive, "zip")
+    part.add_header("Content-Disposition", "attachment", filename="documents.zip")
+    msg.attach(part)
+    headers(msg)
+    report = assessed(msg)
+    assert report.rejected == ()
+    assert report.present == ("identity",)
+    assert "identity from the body ('passport') for documents.zip/IMG_1001.JPG, documents.zip/IMG_1002.JPG" in report.reasons
+
+
+def test_zip_member_names_count_and_nested_zip_is_followed() -> None:
+    inner = zip_of({"身分證正面.jpg": JPEG})
+    report = one("kyc.zip", zip_of({"tx/交易紀錄.csv": CSV, "inner.zip": inner}))
+    assert report.rejected == ()
+    assert report.present == ("identity", "transactions")
+    assert "kyc.zip/inner.zip/身分證正面.jpg: identity from the file name (jpeg)" in report.reasons
+
+
+def test_zip_members_still_dangerous() -> None:
+    assert_dangerous(one("photos.zip", zip_of({"IMG_1.jpg": JPEG, "IMG_2.jpg.scr": PE})), "IMG_2.jpg.scr")
+
+
+def test_inline_pdf_with_content_id_counts() -> None:
+    pdf = att("statement.pdf", PDF, inline=True, content_id="<pdf1@mac>")
+    assert assess([pdf], "", LIMITS).present == ("transactions",)
+
+
+@pytest.mark.parametrize("payload", [HEIC, WEBP, TIFF])
+def test_heic_webp_tiff_are_images(payload: bytes) -> None:
+    assert one("IMG_2001", payload, "photo of my passport attached").present == ("identity",)
+
+
+def test_named_evidence_file_is_never_decoration() -> None:
+    logo_sized = att("passport.jpg", JPEG[:3000], inline=True, content_id="<p@x>", referenced=True)
+    assert assess([logo_sized], "", LIMITS).present == ("identity",)
+
+
+def test_screenshot_name_is_never_decoration() -> None:
+    shot = att("Screenshot 2026-05-01 at 10.00.00.png", PNG, inline=True, content_id="<s@x>", referenced=True)
+    assert assess([shot], "screenshot of the withdrawal record", LIMITS).present == ("transactions",)
+
+
+def test_small_referenced_image_is_decoration_but_large_is_not() -> None:
+    small = att("image.png", PNG, inline=True, content_id="<a@x>", referenced=True)
+    large = att("image.png", blob(PNG[:16], 60_000, 16), inline=True, content_id="<a@x>", referenced=True)
+    assert assess([small], "passport attached", LIMITS).present == ()
+    assert assess([large], "passport attached", LIMITS).present == ("identity",)
+
+
+@pytest.mark.parametrize(
+    ("name", "kind"),
+    [("身分證.jpg", "identity"), ("證件照.png", "identity"), ("護照.jpg", "identity"), ("居留證.jpg", "identity"),
+     ("駕照正面.jpg", "identity"), ("健保卡.jpg", "identity"), ("交易紀錄.png", "transactions"), ("對帳單.pdf", "transactions"),
+     ("登入紀錄.png", "activity_log"), ("薪資證明.pdf", "source_of_funds")],
+)
+def test_traditional_spellings(name: str, kind: str) -> None:
+    payload = PDF if name.endswith(".pdf") else PNG
+    assert one(name, payload).present == (kind,)
+
+
+@pytest.mark.parametrize("body", ["附上身分證正反面", "檢附護照影本", "附件是我的居留證", "照片是駕照"])
+def test_traditional_spellings_in_the_body(body: str) -> None:
+    assert one("IMG_3001.jpg", JPEG, body).present == ("identity",)

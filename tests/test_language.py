@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import base64
+
 import pytest
 
-from router.understand.language import detect
+from router.understand.language import customer_text, detail, detect
 
 
 @pytest.mark.parametrize(
@@ -113,3 +115,89 @@ def test_only_the_beginning_is_read() -> None:
     # a long English mail with a quoted Chinese tail is still English
     text = "Hello, please help me with my account. " * 200 + "我的账户被冻结了" * 50
     assert detect(text) == ("en", None)
+
+
+# --- issue 12: the customer's text, and which other language ------------------
+
+DISCLAIMER_EN = (
+    "CONFIDENTIALITY NOTICE: This email and any attachments are confidential and intended solely for the use of "
+    "the individual or entity to whom they are addressed. If you have received this email in error please notify "
+    "the sender immediately and delete it from your system. Any views or opinions presented in this email are "
+    "solely those of the author and do not necessarily represent those of the company. The company accepts no "
+    "liability for any damage caused by any virus transmitted by this email. " * 2
+)
+DISCLAIMER_ZH = "本邮件及其附件含有保密信息，仅限于发送给上面地址中列出的个人或群组。禁止任何其他人以任何形式使用本邮件中的信息。" * 3
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (f"Hola, no puedo retirar mis fondos desde ayer. ¿Pueden ayudarme?\n\nSaludos,\nJuan Pérez\n\n{DISCLAIMER_EN}", "es"),
+        (f"您好，我的提现一直没有到账，请帮忙查一下。\n\n{DISCLAIMER_EN}", "zh-Hans"),
+        (f"您好，我的提現一直沒有到帳，請幫忙查一下。\n此致\n敬禮\n\n{DISCLAIMER_EN}", "zh-Hant"),
+        (f"Hi, my withdrawal has been pending since Monday, please check.\n\nBest regards,\nTom\n\n{DISCLAIMER_ZH}", "en"),
+        (f"Bonjour, je ne peux pas retirer mes fonds depuis hier.\n\nSent from my iPhone\n\n{DISCLAIMER_EN}", "fr"),
+    ],
+)
+def test_language_is_judged_on_the_text_before_a_disclaimer(text: str, expected: str) -> None:
+    assert detail(text) == expected
+    assert detect(text)[0] == {"zh-Hans": "zh", "zh-Hant": "zh", "en": "en"}.get(expected, "other")
+
+
+def test_disclaimer_at_the_top_does_not_cut_the_body() -> None:
+    text = "CONFIDENTIAL\nHi, my withdrawal has been pending since Monday, please check it for me."
+    assert customer_text(text) == text
+    assert detect(text) == ("en", None)
+
+
+def test_a_question_about_confidentiality_is_not_a_disclaimer() -> None:
+    text = "Hello, I have a question. Is this message confidential? I want to report a stolen phone and my account."
+    assert customer_text(text) == text
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        ("Hola, no puedo acceder a mi cuenta, me robaron el teléfono ayer.", "es"),
+        ("Olá, não consigo sacar meus fundos desde ontem, podem ajudar?", "pt"),
+        ("Bonjour, mon compte est bloqué depuis hier, pouvez-vous m'aider ?", "fr"),
+        ("Hallo, ich kann mich seit gestern nicht mehr in mein Konto einloggen.", "de"),
+        ("Здравствуйте, мой аккаунт взломали, кто-то вывел все деньги.", "ru"),
+        ("Xin chào, tôi không thể rút tiền từ tài khoản của mình.", "vi"),
+        ("안녕하세요, 제 계정이 해킹당한 것 같습니다. 도와주세요.", "ko"),
+        ("こんにちは、口座にログインできません。助けてください。", "ja"),
+        ("Merhaba, hesabıma giriş yapamıyorum, yardım eder misiniz?", "tr"),
+        ("Halo, saya tidak bisa menarik dana dari akun saya sejak kemarin.", "id"),
+        ("مرحبا، لا أستطيع سحب أموالي من حسابي منذ أمس", "ar"),
+        ("สวัสดีครับ ผมไม่สามารถถอนเงินได้", "th"),
+    ],
+)
+def test_detail_names_other_languages(text: str, code: str) -> None:
+    assert detect(text) == ("other", None)
+    assert detail(text) == code
+
+
+@pytest.mark.parametrize("text", ["", "12345 678", "!!!"])
+def test_detail_of_letterless_text_is_und(text: str) -> None:
+    assert detail(text) == "und"
+
+
+def test_decision_record_carries_language_detail() -> None:
+    from router import config, pipeline
+
+    raw = (
+        "From: a@example.com\r\nTo: support@exchange.example\r\nSubject: =?utf-8?b?" + base64.b64encode("출금 문의".encode()).decode()
+        + "?=\r\nMessage-ID: <ko1@example.com>\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
+        + "안녕하세요, 어제 출금한 USDT가 아직 도착하지 않았습니다. 확인 부탁드립니다.\r\n"
+    ).encode()
+    _mail, decision = pipeline.triage(raw, config.load(search=False), None)
+    record = decision.to_record()
+    assert (record["language"], record["language_detail"]) == ("other", "ko")
+
+
+def test_preload_loads_the_language_model_once() -> None:
+    from router.understand import language
+
+    language.preload()
+    assert language._identifier.cache_info().currsize == 1
+    assert detail("Hallo, ich kann mich seit gestern nicht mehr einloggen.") == "de"

@@ -419,3 +419,58 @@ def test_big_text() -> None:
     hits = find_secrets(text)
     assert any(text[h.start : h.end] == phrase for h in hits)
     assert phrase not in redact(text, hits)
+
+
+# --- issue 12: transaction-hash labels in any language, authenticator labels ---
+
+
+@pytest.mark.parametrize(
+    "label",
+    ["TxID:", "TXID", "txid=", "TxId -", "tx hash:", "Tx-Hash:", "TxHash:", "交易哈希：", "交易雜湊：", "哈希值：",
+     "交易哈希值为", "Transaction ID:", "Transaktions-Hash:", "Transaktions-ID:", "hash de la transacción:",
+     "ID de transacción:", "hash da transação:", "ID transazione:", "хеш транзакции:", "ID транзакции:",
+     "トランザクションハッシュ:", "トランザクションID：", "取引ID：", "트랜잭션 해시:", "거래 해시:", "mã giao dịch:",
+     "hash giao dịch:", "işlem hash:"],
+)
+@pytest.mark.parametrize("case", [str.lower, str.upper])
+def test_labelled_tx_hash_is_not_a_private_key(label: str, case: object) -> None:
+    value = case(TX_HASH)  # type: ignore[operator]
+    assert find_secrets(f"{label} {value}") == []
+    assert find_secrets(f"Hello,\n{label}\n0x{value}\nthanks") == []
+
+
+def test_tx_label_far_back_in_the_same_sentence() -> None:
+    text = ("The TxID that my wallet app showed after I pressed send yesterday evening at about nine o'clock, "
+            f"and which still has not arrived in my account here after six hours, is: {TX_HASH}")
+    assert find_secrets(text) == []
+
+
+def test_tx_label_in_an_earlier_sentence_does_not_cover_an_unlabelled_key() -> None:
+    text = ("I checked the TxID on the explorer. " + "Nothing else to add. " * 8 + f"\n\n{HEX_KEY}")
+    assert secret_kinds(find_secrets(text)) == ["private_key"]
+
+
+def test_private_key_label_still_wins_over_an_earlier_tx_label() -> None:
+    assert secret_kinds(find_secrets(f"TxID is above; my wallet private key: {HEX_KEY}")) == ["private_key"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["Google Authenticator code: 123456", "google authenticator: 123 456", "Authenticator App code - 123456",
+     "Google Authenticator shows 123456", "2FA: 123456", "GA code 123456", "谷歌验证码：123456", "谷歌驗證碼 123456",
+     "驗證碼：123456", "谷歌验证器上显示的是123456", "código de verificación: 123456", "код подтверждения: 123456",
+     "認証コード：123456", "인증번호: 123456", "mã xác minh: 123456", "Bestätigungscode: 123456",
+     "code de vérification : 123456"],
+)
+def test_authenticator_style_labels_are_otps(text: str) -> None:
+    assert secret_kinds(find_secrets(text)) == ["otp"]
+    assert "123" not in redact(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["Google Authenticator shows 30 seconds left", "my 2FA code expired after 60 seconds", "認証コードが届きません",
+     "código de verificación no llega", "谷歌验证器显示2024-05-01的记录"],
+)
+def test_authenticator_talk_without_a_code_is_not_an_otp(text: str) -> None:
+    assert find_secrets(text) == []

@@ -12,6 +12,8 @@ import email
 import email.header
 import email.policy
 import email.utils
+import re
+import urllib.parse
 from email.message import Message
 
 
@@ -194,8 +196,27 @@ def _filename(part: Message, hint: str | None) -> str:
     return ""
 
 
+_CID_REF = re.compile(rb"""cid:\s*([^\s"'<>()]+)""", re.IGNORECASE)
+
+
+def _cid_references(parts: list[tuple[Message, int]], hint: str | None) -> frozenset[str]:
+    """Content-IDs the HTML bodies show through ``cid:`` URLs (RFC 2392), bare and lower-cased."""
+    refs: set[str] = set()
+    for part, _depth in parts:
+        if _is_body_text(part, hint) and part.get_content_type().lower() == "text/html":
+            data = part.get_payload(decode=True)
+            if isinstance(data, bytes):
+                refs.update(urllib.parse.unquote(m.decode("ascii", "replace")).lower() for m in _CID_REF.findall(data))
+    return frozenset(refs)
+
+
 def attachments(parts: list[tuple[Message, int]], hint: str | None) -> tuple[Attachment, ...]:
-    """Every part that is not body text: files, inline images, attached messages."""
+    """Every part that is not body text: files, inline images, attached messages.
+
+    `referenced` marks parts the HTML body shows by ``cid:``: together with
+    size and name it tells a signature logo from a photo (evidence.py).
+    """
+    cids = _cid_references(parts, hint)
     out = []
     for part, depth in parts:
         disposition = _disposition(part)
@@ -226,6 +247,7 @@ def attachments(parts: list[tuple[Message, int]], hint: str | None) -> tuple[Att
                 payload=data,
                 inline=disposition == "inline" or (not disposition and content_id is not None),
                 content_id=content_id,
+                referenced=bool(content_id) and str(content_id).strip().strip("<>").lower() in cids,
             )
         )
     return tuple(out)

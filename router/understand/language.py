@@ -1,4 +1,4 @@
-"""Language of a message: zh (Simplified or Traditional), en, or other.
+"""Language of a message: zh (Simplified or Traditional), en, or other - and which other.
 
 Script counting is enough for the two languages we answer in and needs no
 model: Han characters without kana or hangul are Chinese; Latin text with
@@ -12,11 +12,27 @@ character carries about as much as one English word, so Chinese wins when it
 has at least as many Han characters as there are Latin words.  Short words
 that other Latin-script languages share with English ("a", "no", "in", "me",
 "on") count only half, so "no puedo acceder a mi cuenta" stays `other`.
+
+The language is the customer's, so it is judged on what they wrote: a legal
+disclaimer, a mobile banner or a signature block appended after a closing
+line ("Best regards", "此致") is cut first (`customer_text`), or a short
+Spanish mail under a long English company disclaimer would be "en".
+
+`detail` names the language as a tag for the record (SPEC 8
+``language_detail``): ``zh-Hans``, ``zh-Hant``, ``en``, or an ISO 639-1 code
+for the others, so replies can follow it later.  Scripts that belong to one
+language decide at once (hangul: ko, kana: ja, Thai: th, ...); Latin,
+Cyrillic and Arabic text goes to py3langid (a naive Bayes model shipped
+inside the package, numpy only, loaded once on the first such mail),
+restricted to the languages an exchange's mailbox plausibly sees; "und"
+when it cannot tell.
 """
 
 from __future__ import annotations
 
 import re
+from functools import cache
+from typing import Any
 
 from router.text import to_simplified
 
@@ -35,7 +51,7 @@ _WORD = re.compile(r"[A-Za-z]+(?:['\u2019][a-z]+)?")
 
 def detect(text: str) -> tuple[str, str | None]:
     """Return (language, script): ('zh', 'hans'|'hant'), ('en', None), ('other', None)."""
-    sample = text[:5000]
+    sample = customer_text(text)[:5000]
     han = kana = hangul = other_letters = 0
     for ch in sample:
         o = ord(ch)
@@ -79,3 +95,111 @@ def _script(text: str) -> str:
     folded = to_simplified("".join(han))
     changed = sum(1 for a, b in zip(han, folded) if a != b)
     return "hant" if changed >= max(1, len(han) // 20) else "hans"
+
+
+# --- what the customer wrote ------------------------------------------------
+
+# A line that starts a disclaimer, a mobile banner or a signature's closing.
+_TRAILER_LINE = re.compile(
+    r"""^\s*(?:
+        (?:confidential(?:ity)?(?:\s+(?:notice|note|statement))?|disclaimer|important\s+notice|legal\s+notice
+          |privileged\s+(?:and|&)\s+confidential|notice\s+of\s+confidentiality)\b
+      | (?:this|the\s+information\s+(?:contained\s+)?in\s+this)\s+(?:e-?mail|message|communication|transmission)
+          \b.{0,80}\b(?:confidential|privileged|intended|addressee|recipient|legally)
+      | (?:if\s+you\s+(?:are\s+not|have\s+received\s+this))\b
+      | sent\s+from\s+my\s+\w+|get\s+outlook\s+for\s+\w+
+      | (?:best|kind|warm|warmest)?\s*regards,?\s*$|(?:many\s+)?thanks(?:\s+in\s+advance)?,?\s*$|sincerely,?\s*$|cheers,?\s*$
+      | (?:免责声明|免責聲明|保密声明|保密聲明|机密|機密|本邮件|本郵件|此邮件|此郵件|本电子邮件|本電子郵件|此电子邮件|此電子郵件)
+      | (?:发自|發自|寄自|来自|來自)我的
+      | (?:此致|敬礼|敬禮|顺颂|順頌|祝好)\s*[，,。!！]?\s*$
+    )""",
+    re.IGNORECASE | re.MULTILINE | re.VERBOSE,
+)
+_MIN_HEAD = 15  # letters the customer must have written before a trailer for the cut to count
+
+
+def customer_text(text: str) -> str:
+    """The text before an appended disclaimer, mobile banner or closing line.
+
+    Cut at the first such line that has at least a short sentence before it,
+    so a mail that opens with "CONFIDENTIAL" keeps its body.
+    """
+    for m in _TRAILER_LINE.finditer(text, 0, 20000):
+        head = text[: m.start()]
+        if sum(1 for ch in head if ch.isalpha()) >= _MIN_HEAD:
+            return head
+    return text
+
+
+# --- which language ---------------------------------------------------------
+
+# Scripts that name their language outright, checked on letters of the customer's text.
+_SCRIPT_LANGS = (
+    ("ko", ((0xAC00, 0xD7AF), (0x1100, 0x11FF), (0x3130, 0x318F))),
+    ("ja", ((0x3040, 0x30FF),)),
+    ("th", ((0x0E00, 0x0E7F),)),
+    ("he", ((0x0590, 0x05FF),)),
+    ("el", ((0x0370, 0x03FF),)),
+    ("hi", ((0x0900, 0x097F),)),
+    ("bn", ((0x0980, 0x09FF),)),
+    ("ka", ((0x10A0, 0x10FF),)),
+    ("hy", ((0x0530, 0x058F),)),
+    ("km", ((0x1780, 0x17FF),)),
+    ("my", ((0x1000, 0x109F),)),
+)
+# Languages py3langid may answer for Latin, Cyrillic and Arabic script text.
+_MODEL_LANGS = (
+    "en es pt fr de it nl pl ro cs sk hu sv da no fi tr id ms vi tl sw ru uk bg sr be kk ar fa ur".split()
+)
+
+
+def detail(text: str) -> str:
+    """A language tag for the record: zh-Hans, zh-Hant, en, an ISO 639-1 code, or "und"."""
+    lang, script = detect(text)
+    if lang == "zh":
+        return "zh-Hant" if script == "hant" else "zh-Hans"
+    if lang == "en":
+        return "en"
+    sample = customer_text(text)[:2000]
+    by_script = _by_script(sample)
+    if by_script:
+        return by_script
+    if sum(1 for ch in sample if ch.isalpha()) < 3:
+        return "und"
+    code, _score = _identifier().classify(sample)
+    return "und" if code == "en" else str(code)  # detect() said not English: the model is unsure
+
+
+def _by_script(sample: str) -> str | None:
+    counts: dict[str, int] = {}
+    letters = 0
+    for ch in sample:
+        if not ch.isalpha():
+            continue
+        letters += 1
+        o = ord(ch)
+        for code, ranges in _SCRIPT_LANGS:
+            if any(lo <= o <= hi for lo, hi in ranges):
+                counts[code] = counts.get(code, 0) + 1
+                break
+    if not counts:
+        return None
+    code, n = max(counts.items(), key=lambda kv: kv[1])
+    if code == "ja" or n * 4 >= letters:  # kana among kanji is Japanese however few
+        return code
+    return None
+
+
+@cache
+def _identifier() -> Any:
+    """py3langid's model, loaded once (about 2 s: it is xz-compressed inside the package)."""
+    from py3langid.langid import MODEL_FILE, LanguageIdentifier  # type: ignore[import-untyped]
+
+    identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=False)
+    identifier.set_languages(_MODEL_LANGS)
+    return identifier
+
+
+def preload() -> None:
+    """Load py3langid's model now (about 2 s), so the first non-zh/en mail a daemon sees is not the one that waits."""
+    _identifier()

@@ -131,15 +131,26 @@ _OTP = re.compile(
             (?:verification|verify|confirmation|security|auth|authentication|authenticator
               |2fa|2-fa|two[\s-]*factor|mfa|sms|e-?mail|google|ga|login|withdrawal
               |otp|totp|one[\s-]*time|dynamic)[\s-]*(?:code|pin|passcode)s?
-          | (?:otp|totp|2fa|2-fa|mfa|passcode|google[\s-]*authenticator|google[\s-]*auth
-              |authenticator|one[\s-]*time[\s-]*password)(?:[\s-]*(?:code|pin)s?)?
+          | (?:otp|totp|2fa|2-fa|mfa|passcode|google[\s-]*authenticator(?:[\s-]*app)?|google[\s-]*auth
+              |authenticator(?:[\s-]*app)?|one[\s-]*time[\s-]*password)(?:[\s-]*(?:code|pin)s?)?
+          # the same labels in Spanish/Portuguese, French, Italian, German, Russian, Vietnamese, Indonesian, Turkish
+          | c[oó]digo\s+(?:de\s+)?(?:verificaci[oó]n|verifica[cç][aã]o|seguridad|seguran[cç]a|autenticaci[oó]n
+              |autentica[cç][aã]o|confirmaci[oó]n|confirma[cç][aã]o|google|2fa|sms)
+          | code\s+(?:de\s+)?(?:v[ée]rification|s[ée]curit[ée]|confirmation|google|2fa|sms)
+          | codice\s+(?:di\s+)?(?:verifica|sicurezza|conferma)
+          | (?:best[äa]tigungs|sicherheits|verifizierungs|authentifizierungs|authenticator|einmal)[\s-]?code
+          | код(?:\s+(?:подтверждения|верификации|безопасности|проверки|из\s+(?:sms|смс)|google|2fa))
+          | (?:проверочный|одноразовый)\s+код
+          | mã\s+(?:xác\s+(?:minh|nhận|thực)|otp|bảo\s+mật)|kode\s+(?:verifikasi|otp)|doğrulama\s+kodu
         )\b
       | (?:验证码|驗證碼|验证代码|驗證代碼|校验码|校驗碼|动态码|動態碼|动态密码|動態密碼
           |安全码|安全碼|认证码|認證碼|授权码|授權碼|确认码|確認碼|二次验证码|二次驗證碼
-          |谷歌验证器|谷歌驗證器|谷歌验证|谷歌驗證|身份验证器|身份驗證器|2fa码|2fa碼)
+          |谷歌验证器|谷歌驗證器|谷歌验证|谷歌驗證|身份验证器|身份驗證器|2fa码|2fa碼
+          |認証コード|確認コード|ワンタイムパスワード|セキュリティコード|인증\s*번호|인증\s*코드|보안\s*코드)
         (?:的?(?:代码|代碼|码|碼|动态码|動態碼))?
     )
-    (?P<sep>(?:\s*+(?:is\b|was\b|是|为|為|[:：=\#\-]))*+\s*+)
+    (?P<sep>(?:\s*+(?:is\b|was\b|shows?\b|showed\b|displays?\b|says\b|reads\b
+        |上?显示的?|上?顯示的?|上的码|上的碼|是|为|為|[:：=\#\-]))*+\s*+)
     ["'“‘(（\[【「]?
     (?P<val>\d{3,4}[ \-]\d{3,4}|\d{4,8})
     (?![ \-]?\d)(?![.,:/]\d)
@@ -214,7 +225,12 @@ _TX_LABEL = re.compile(
     r"\btx(?:n|s|id|ids)?\b|tx[\s_-]*(?:id|hash)|hash|\btransactions?\b"
     r"|哈希|雜湊|杂凑|交易\s*id|交易编号|交易編號|交易号|交易號|交易单号|交易單號"
     r"|区块链浏览器|區塊鏈瀏覽器|浏览器|瀏覽器|explorer|etherscan|bscscan|tronscan|polygonscan"
-    r"|arbiscan|solscan|blockchair|mempool\.space|blockstream|/tx/|/txs/|/transaction/",
+    r"|arbiscan|solscan|blockchair|mempool\.space|blockstream|/tx/|/txs/|/transaction/"
+    # "transaction" and "hash" in the other languages customers write in (de, es, pt, fr, it, nl, pl,
+    # tr, id, ru, ja, ko, vi, th); "transaction" alone already marks an unlabelled hex as public.
+    r"|transaktion|transacci[oó]n|transa[cç][aã]o|transazione|transactie|transakcj|transaksi|işlem"
+    r"|транзакци|хеш|хэш|トランザクション|取引\s*(?:id|ハッシュ)|ハッシュ|트랜잭션|거래\s*(?:id|해시|번호)|해시"
+    r"|giao\s+dịch|mã\s+băm|ธุรกรรม",
     re.IGNORECASE,
 )
 # Talk that makes an unlabelled 64 hex most likely public: a transaction hash,
@@ -253,6 +269,19 @@ def _in_url(text: str, start: int) -> bool:
     return "://" in token or token.lower().startswith("www.")
 
 
+_SENTENCE_END = re.compile(r"[.!?](?:\s|$)|[。！？]|\n\s*\n")
+_SENTENCE_REACH = 400
+
+
+def _labelled_in_sentence(text: str, start: int) -> bool:
+    """A tx label earlier in the same sentence, however long ("The TxID my wallet showed ... is: <hex>")."""
+    lo = max(0, start - _SENTENCE_REACH)
+    window = text[lo:start]
+    cut = _last_end(_SENTENCE_END, window)
+    sentence = window[max(cut, 0) :]
+    return bool(_TX_LABEL.search(sentence)) and not _KEY_LABEL.search(sentence)
+
+
 def _hex_keys(text: str, out: list[tuple[int, int, int, str]]) -> None:
     """64 hex chars: a private key unless labelled or placed as a tx hash."""
     tx_hex_ends: list[int] = []  # earlier hashes label the ones listed after them
@@ -271,6 +300,7 @@ def _hex_keys(text: str, out: list[tuple[int, int, int, str]]) -> None:
             or _TX_LABEL.search(text, end, _line_end(text, end, 40))
             or _in_url(text, start)
             or _TX_CONTEXT.search(window)
+            or _labelled_in_sentence(text, start)
         ):
             tx_hex_ends.append(end)
         else:
