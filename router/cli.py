@@ -46,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except RouterError as exc:
         print(f"router: error: {exc}", file=sys.stderr)
-        return 1
+        return int(getattr(exc, "exit_code", 1))  # e.g. 77: an OAuth2 grant was refused (router.oauth.errors)
     except KeyboardInterrupt:
         print("router: interrupted", file=sys.stderr)
         return 130
