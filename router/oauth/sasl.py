@@ -81,6 +81,8 @@ def smtp_login(smtp: smtplib.SMTP, server: ServerSettings) -> None:
         smtp.login(server.username, server.password())
         return
 
+    smtp.ehlo_or_helo_if_needed()  # smtplib's auth() does not, and takes 503 "send EHLO first" for success
+
     def attempt(token: str) -> None:
         respond = _responder(settings.mechanism, server.username, token)
         smtp.auth(settings.mechanism.upper(), respond, initial_response_ok=True)

@@ -959,9 +959,9 @@ class SmtpSink:
         auth: dict[str, Any] = {}
         if self._authenticator is not None:
             for name in dir(self._authenticator):
-                if name.startswith("auth_"):  # aiosmtpd finds mechanisms as auth_* members of the handler
+                if name.startswith("auth_") or name == "handle_MAIL":  # aiosmtpd looks for these on the handler
                     setattr(handler, name, getattr(self._authenticator, name))
-            auth = {"authenticator": self._authenticator, "auth_required": True, "auth_require_tls": False}
+            auth = {"authenticator": self._authenticator, "auth_require_tls": False}
         controller = _make_controller_class()(
             handler,
             hostname=self._hostname,
@@ -1072,7 +1072,7 @@ def router_config(
     `sections` override or add keys, e.g. imap={"poll_interval_seconds": 5};
     the model and training data default to the checkout's.
     """
-    repo = Path(__file__).resolve().parents[1]
+    repo = Path(__file__).resolve().parents[2]
     base: dict[str, dict[str, Any]] = {
         "imap": {"host": dovecot.host, "port": dovecot.port, "security": "none", "username": dovecot.user,
                  "password_env": password_env},
