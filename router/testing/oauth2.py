@@ -52,6 +52,7 @@ class Grants:
     clients: dict[str, str] = field(default_factory=dict)  # client_id -> secret ("" = public)
     device_codes: dict[str, str] = field(default_factory=dict)  # device_code -> user ("" = not yet approved)
     requests: list[dict[str, str]] = field(default_factory=list)  # token requests, secrets removed
+    issued: list[str] = field(default_factory=list)  # every access and refresh token ever issued (leak checks)
     introspections: int = 0
 
 
@@ -108,6 +109,7 @@ class TokenServer:
         token = "rt-" + secrets.token_urlsafe(24)
         with self.lock:
             self.grants.refresh[token] = user or self.user
+            self.grants.issued.append(token)
         return token
 
     def revoke_all(self) -> None:
@@ -122,6 +124,16 @@ class TokenServer:
         with self.lock:
             for code in self.grants.device_codes:
                 self.grants.device_codes[code] = user or self.user
+
+    def issued(self) -> list[str]:
+        """Every token this server ever handed out (to check none leaked)."""
+        with self.lock:
+            return list(self.grants.issued)
+
+    def forget_access_tokens(self) -> None:
+        """Invalidate access tokens only (a server that rejects a token early); refresh tokens stay."""
+        with self.lock:
+            self.grants.access.clear()
 
     def live_refresh_tokens(self) -> set[str]:
         with self.lock:
@@ -187,6 +199,7 @@ class TokenServer:
                 return 400, {"error": "unsupported_grant_type"}
             access = "at-" + secrets.token_urlsafe(24)
             self.grants.access[access] = _Access(user, time.time() + self.lifetime, form.get("scope", ""))
+            self.grants.issued += [access, new_refresh] if new_refresh else [access]
             record["issued"] = "yes"
         answer: dict[str, Any] = {"access_token": access, "token_type": "Bearer", "expires_in": int(self.lifetime),
                                   "scope": form.get("scope", "")}
@@ -411,3 +424,15 @@ def _parse_bearer(text: str, mechanism: str) -> tuple[str, str]:
         elif part.startswith("auth=Bearer "):
             token = part[len("auth=Bearer "):]
     return user, token
+
+
+def drop_sessions(dovecot: Dovecot) -> None:
+    """Disconnect the user's IMAP sessions, as Exchange does when a session's token expires."""
+    import shutil
+    import subprocess
+
+    doveadm = shutil.which("doveadm") or "/usr/bin/doveadm"
+    result = subprocess.run([doveadm, "-c", str(dovecot.config_file), "kick", dovecot.user],
+                            capture_output=True, text=True, timeout=20, check=False)
+    if result.returncode not in (0, 68):  # 68: EX_NOUSER, nobody was connected
+        raise RuntimeError(f"doveadm kick failed ({result.returncode}): {result.stderr.strip()[:300]}")
