@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from daemonkit import PASSWORD_ENV, forwards, make_mail, wait_until, write_config
+
 from router import oauth
 from router.act.outbox import Outbox, TempFail
 from router.config import ImapSettings, SmtpSettings
@@ -33,7 +33,12 @@ from router.oauth import health
 from router.oauth.settings import parse
 from router.oauth.tokens import TokenFile
 from router.testing import Dovecot, SmtpSink
-from router.testing.oauth2 import TokenServer, XOAuth2Authenticator, drop_sessions, oauth_dovecot
+from router.testing.oauth2 import (
+    TokenServer,
+    XOAuth2Authenticator,
+    drop_sessions,
+    oauth_dovecot,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -146,7 +151,7 @@ def test_daemon_keeps_processing_across_token_lifetimes_then_survives_a_revoked_
         started = time.monotonic()
         for i in range(4):  # four messages, one per token lifetime
             sandbox.dovecot.append("INBOX", make_mail(i, subject=f"Withdrawal Failed - UID 1234567{i}"))
-            assert wait_until(lambda: len(forwards(sandbox.sink)) == i + 1, 30), log.read_text()[-3000:]
+            assert wait_until(lambda n=i + 1: len(forwards(sandbox.sink)) == n, 30), log.read_text()[-3000:]
             time.sleep(lifetime + 0.5)  # the session's token has expired by now...
             drop_sessions(sandbox.dovecot)  # ...and the server drops it, as Exchange does
         assert time.monotonic() - started > 3 * lifetime
@@ -159,7 +164,7 @@ def test_daemon_keeps_processing_across_token_lifetimes_then_survives_a_revoked_
         assert saved != sandbox.first_refresh and saved in sandbox.tokens.live_refresh_tokens()
         assert stat.S_IMODE(sandbox.token_file.stat().st_mode) == 0o600
         assert len(sandbox.auth.accepted) >= 1 and sandbox.auth.rejected == 0  # SMTP logged in with XOAUTH2
-        status, text = _get(f"http://127.0.0.1:{port}/metrics")
+        text = _get(f"http://127.0.0.1:{port}/metrics")[1]
         assert 'router_oauth_token_expires_in_seconds{server="imap"}' in text
         assert _get(f"http://127.0.0.1:{port}/healthz")[0] == 200
 
@@ -175,7 +180,7 @@ def test_daemon_keeps_processing_across_token_lifetimes_then_survives_a_revoked_
         assert len(sandbox.tokens.grants.requests) - requests_before <= 5  # backoff, not a hot loop
         _, metrics_text = _get(f"http://127.0.0.1:{port}/metrics")
         assert 'router_login_failures_total{reason="grant_refused",server="imap"}' in metrics_text
-        st = subprocess.run(_router(cfg, "status"), env=_env(), capture_output=True, text=True, timeout=60)
+        st = subprocess.run(_router(cfg, "status"), env=_env(), capture_output=True, text=True, timeout=60, check=False)
         assert "imap login failing" in st.stdout and "run `router login`" in st.stdout, st.stdout + st.stderr
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=15) == 0
@@ -193,7 +198,7 @@ def test_run_once_with_a_revoked_grant_ends_with_exit_77_and_one_line(sandbox: S
     sandbox.dovecot.append("INBOX", make_mail(1))
     sandbox.tokens.revoke_all()
     started = time.monotonic()
-    result = subprocess.run(_router(cfg, "run", "--once"), env=_env(), capture_output=True, text=True, timeout=120)
+    result = subprocess.run(_router(cfg, "run", "--once"), env=_env(), capture_output=True, text=True, timeout=120, check=False)
     assert result.returncode == 77, result.stderr[-2000:]
     assert time.monotonic() - started < 60
     errors = [line for line in result.stderr.splitlines() if line.startswith("router: error:")]

@@ -25,7 +25,12 @@ from router.oauth import health
 from router.oauth.errors import EX_NOPERM, GrantError, TokenUnavailable
 from router.oauth.settings import OAuth2Settings, parse
 from router.oauth.tokens import TokenFile
-from router.testing.oauth2 import GOOGLE_HOST, MICROSOFT_HOST, RedirectSession, TokenServer
+from router.testing.oauth2 import (
+    GOOGLE_HOST,
+    MICROSOFT_HOST,
+    RedirectSession,
+    TokenServer,
+)
 
 TENANT = "contoso.onmicrosoft.com"
 

@@ -41,7 +41,7 @@ GOOGLE_AUTH_URL = "https://accounts.google.com/o/oauth2/v2/auth"
 GOOGLE_TOKEN_URL = "https://oauth2.googleapis.com/token"
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("login", help="obtain and save an OAuth2 refresh token (device code / installed app)",
                        description="Sign the mailbox in once for [imap.oauth2] / [smtp.oauth2] and save the refresh token to token_file. "
                                    "Exit 0 on success, 77 when the provider refuses.")
@@ -110,7 +110,7 @@ def _google_installed_app(settings: OAuth2Settings, http: Any, out: IO[str], ope
     received: dict[str, str] = {}
 
     class Redirect(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - http.server API
+        def do_GET(self) -> None:
             query = {k: v[0] for k, v in parse_qs(urlsplit(self.path).query).items()}
             if query.get("state") == state:
                 received.update(query)
@@ -121,7 +121,7 @@ def _google_installed_app(settings: OAuth2Settings, http: Any, out: IO[str], ope
             self.end_headers()
             self.wfile.write(body)
 
-        def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        def log_message(self, format: str, *args: object) -> None:
             return
 
     server = HTTPServer(("127.0.0.1", port), Redirect)

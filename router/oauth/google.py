@@ -63,7 +63,7 @@ class GoogleSource(TokenSource):
             raise TokenUnavailable(f"OAuth2 (google) token endpoint unreachable: {type(exc).__name__}") from None
         if self.store is not None and self.settings.grant == "refresh_token":
             self.store.update(getattr(creds, "refresh_token", None))
-        expires = creds.expiry.replace(tzinfo=dt.timezone.utc).timestamp() if creds.expiry else 0.0
+        expires = creds.expiry.replace(tzinfo=dt.UTC).timestamp() if creds.expiry else 0.0
         return AccessToken(str(creds.token), expires)
 
 

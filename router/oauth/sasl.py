@@ -65,7 +65,7 @@ def imap_login(client: IMAPClient, server: ServerSettings) -> None:
     def attempt(token: str) -> None:
         respond = _responder(settings.mechanism, server.username, token)
         # imaplib calls the callback with each decoded challenge and base64-encodes the answer.
-        client._imap.authenticate(mechanism, lambda challenge: respond(challenge).encode())  # noqa: SLF001
+        client._imap.authenticate(mechanism, lambda challenge: respond(challenge).encode())
 
     try:
         _with_token(settings, server, "IMAP", attempt, IMAPClientError)

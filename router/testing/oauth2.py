@@ -24,7 +24,7 @@ import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 import requests
@@ -68,7 +68,7 @@ class TokenServer:
         self._server: ThreadingHTTPServer | None = None
 
     # -- life cycle --------------------------------------------------------
-    def start(self) -> TokenServer:
+    def start(self) -> Self:
         handler = type("Handler", (_Handler,), {"owner": self})
         self._server = ThreadingHTTPServer((LOOPBACK, 0), handler)
         threading.Thread(target=self._server.serve_forever, name="token-server", daemon=True).start()
@@ -80,7 +80,7 @@ class TokenServer:
             server.shutdown()
             server.server_close()
 
-    def __enter__(self) -> TokenServer:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -236,7 +236,7 @@ class TokenServer:
 class _Handler(BaseHTTPRequestHandler):
     owner: TokenServer
 
-    def do_GET(self) -> None:  # noqa: N802 - http.server API
+    def do_GET(self) -> None:
         path = urlsplit(self.path).path
         if path.endswith("/.well-known/openid-configuration"):
             tenant = path.strip("/").split("/")[0]
@@ -247,7 +247,7 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self._json(404, {"error": "not_found"})
 
-    def do_POST(self) -> None:  # noqa: N802 - http.server API
+    def do_POST(self) -> None:
         path = urlsplit(self.path).path
         length = int(self.headers.get("Content-Length") or 0)
         form = {k: v[0] for k, v in parse_qs(self.rfile.read(length).decode("utf-8"), keep_blank_values=True).items()}
@@ -270,7 +270,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - quiet
+    def log_message(self, format: str, *args: object) -> None:
         return
 
 
@@ -307,7 +307,7 @@ class RedirectSession(requests.Session):
         self.hosts = hosts
         self.urls: list[str] = []
 
-    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
         parts = urlsplit(str(url))
         if parts.hostname not in self.hosts and parts.hostname != LOOPBACK:
             raise requests.ConnectionError(f"RedirectSession: no outside network ({parts.hostname})")
@@ -337,7 +337,7 @@ def dovecot_auth_config(dovecot: Dovecot, server: TokenServer) -> str:
         "active_value = true",
         "",
     ]))
-    uid, gid = dovecot._mail_uid, dovecot._mail_gid  # noqa: SLF001 - the account the sandbox delivers as
+    uid, gid = dovecot._mail_uid, dovecot._mail_gid
     return "\n".join([
         "auth_mechanisms = plain login xoauth2 oauthbearer",
         "passdb {",
@@ -376,7 +376,7 @@ class XOAuth2Authenticator:
 
         return AuthResult(success=False, handled=False)  # PLAIN/LOGIN: passwords are not accepted here
 
-    async def handle_MAIL(self, smtp: Any, session: Any, envelope: Any, address: str, options: list[str]) -> str:  # noqa: N802
+    async def handle_MAIL(self, smtp: Any, session: Any, envelope: Any, address: str, options: list[str]) -> str:
         """RFC 4954 section 6: mail only after a successful AUTH."""
         if not session.authenticated:
             return "530 5.7.0 Authentication required"
@@ -384,10 +384,10 @@ class XOAuth2Authenticator:
         envelope.mail_options.extend(options)
         return "250 OK"
 
-    async def auth_XOAUTH2(self, smtp: Any, args: list[str]) -> Any:  # noqa: N802 - aiosmtpd's naming
+    async def auth_XOAUTH2(self, smtp: Any, args: list[str]) -> Any:
         return await self._bearer(smtp, args, "XOAUTH2")
 
-    async def auth_OAUTHBEARER(self, smtp: Any, args: list[str]) -> Any:  # noqa: N802
+    async def auth_OAUTHBEARER(self, smtp: Any, args: list[str]) -> Any:
         return await self._bearer(smtp, args, "OAUTHBEARER")
 
     async def _bearer(self, smtp: Any, args: list[str], mechanism: str) -> Any:
