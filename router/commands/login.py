@@ -48,6 +48,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--server", choices=["imap", "smtp"], default="imap", help="whose [*.oauth2] section to use (default imap)")
     p.add_argument("--refresh-token-stdin", action="store_true", help="generic provider: read a refresh token from stdin")
     p.add_argument("--no-browser", action="store_true", help="google: only print the URL, do not try to open a browser")
+    p.add_argument("--redirect-port", type=int, default=0, metavar="PORT",
+                   help="google: fixed loopback port for the redirect (to forward it with ssh -L); default any free port")
     p.set_defaults(func=run)
 
 
@@ -57,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
     if server.oauth2 is None:
         raise ConfigError(f"{args.server}.oauth2.provider: not set; there is nothing to log in to")
     opener = None if args.no_browser else _open_browser
-    login(server.oauth2, stdin=sys.stdin if args.refresh_token_stdin else None, open_url=opener)
+    login(server.oauth2, stdin=sys.stdin if args.refresh_token_stdin else None, open_url=opener, redirect_port=args.redirect_port)
     return 0
 
 
