@@ -294,3 +294,33 @@ def test_config_keys_are_validated_with_the_key_named(tmp_path: Path) -> None:
     for body, expected in bad.items():
         with pytest.raises(ConfigError, match=expected.replace(".", r"\.")):
             load(body)
+
+
+def test_microsoft_app_only_certificate_sends_a_signed_client_assertion(tmp_path: Path, server: TokenServer) -> None:
+    import base64 as b64
+
+    from router.testing.oauth2 import _jwt_claims
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    (tmp_path / "app.pem").write_bytes(pem)
+    server.add_client("app-id", "unused-secret")
+    forms: list[dict[str, str]] = []
+    original = server.token_request
+
+    def spy(form: dict[str, str], basic: tuple[str, str] | None) -> tuple[int, dict[str, Any]]:
+        forms.append(form)
+        return original(form, basic)
+
+    server.token_request = spy  # type: ignore[method-assign]
+    s = settings(tmp_path, provider="microsoft", client_id="app-id", tenant=TENANT, certificate="app.pem",
+                 certificate_thumbprint="A1B2C3D4E5F60718293A4B5C6D7E8F9012345678")
+    assert s.grant == "client_credentials"
+    assert server.is_active(oauth.build(s, RedirectSession(server)).token())
+    form = forms[-1]
+    assert form["client_assertion_type"] == "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+    claims = _jwt_claims(form["client_assertion"])
+    assert claims["iss"] == claims["sub"] == "app-id" and claims["aud"].endswith(f"/{TENANT}/oauth2/v2.0/token")
+    header = json.loads(b64.urlsafe_b64decode(form["client_assertion"].split(".")[0] + "=="))
+    assert header["alg"].startswith(("RS", "PS")) and ("x5t" in header or "x5t#S256" in header)
+    assert "client_secret" not in form
