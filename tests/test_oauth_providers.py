@@ -324,3 +324,21 @@ def test_microsoft_app_only_certificate_sends_a_signed_client_assertion(tmp_path
     header = json.loads(b64.urlsafe_b64decode(form["client_assertion"].split(".")[0] + "=="))
     assert header["alg"].startswith(("RS", "PS")) and ("x5t" in header or "x5t#S256" in header)
     assert "client_secret" not in form
+
+
+def test_router_login_command_exit_codes(tmp_path: Path, server: TokenServer, monkeypatch: pytest.MonkeyPatch,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    from router import cli
+
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(f'[state]\npath = "{tmp_path / "state" / "r.sqlite3"}"\n'
+                   f'[imap.oauth2]\nprovider = "generic"\nclient_id = "c"\ntoken_url = "{server.token_url}"\ntoken_file = "t.json"\n')
+    good = server.issue_refresh_token()
+    monkeypatch.setattr("sys.stdin", io.StringIO(good + "\n"))
+    assert cli.main(["--config", str(cfg), "login", "--refresh-token-stdin"]) == 0
+    assert TokenFile(tmp_path / "t.json").refresh_token() in server.live_refresh_tokens()
+    monkeypatch.setattr("sys.stdin", io.StringIO("rt-not-issued\n"))
+    assert cli.main(["--config", str(cfg), "login", "--refresh-token-stdin"]) == EX_NOPERM
+    err = capsys.readouterr().err
+    assert "grant refused (invalid_grant" in err and "rt-not-issued" not in err and good not in err
+    assert cli.main(["--config", str(cfg), "login", "--server", "smtp"]) == 1  # no [smtp.oauth2]: a config error

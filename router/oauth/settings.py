@@ -79,8 +79,13 @@ class OAuth2Settings:
 
     @property
     def key(self) -> str:
-        """Identifies the grant (not secret): one cached token source per key."""
-        return "|".join((self.provider, self.grant, self.client_id, self.tenant, self.subject,
+        """Identifies server and grant (not secret): one cached token source per key.
+
+        IMAP and SMTP get a source each, so metrics and health name the right
+        server; sharing a token_file is safe because every refresh reads it
+        afresh and every rotation rewrites it at once.
+        """
+        return "|".join((self.section, self.provider, self.grant, self.client_id, self.tenant, self.subject,
                          str(self.token_file or ""), self.token_url, " ".join(self.scopes)))
 
 
