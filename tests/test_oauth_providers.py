@@ -342,3 +342,16 @@ def test_router_login_command_exit_codes(tmp_path: Path, server: TokenServer, mo
     err = capsys.readouterr().err
     assert "grant refused (invalid_grant" in err and "rt-not-issued" not in err and good not in err
     assert cli.main(["--config", str(cfg), "login", "--server", "smtp"]) == 1  # no [smtp.oauth2]: a config error
+
+
+def test_sasl_initial_responses_follow_xoauth2_and_rfc7628() -> None:
+    from router.oauth.sasl import _responder, initial_response
+
+    assert initial_response("xoauth2", "a@b.example", "tok") == "user=a@b.example\x01auth=Bearer tok\x01\x01"
+    # RFC 7628 section 3.1: GS2 header with the authzid escaped per RFC 5801 (',' -> =2C, '=' -> =3D)
+    assert initial_response("oauthbearer", "a=b,c@d.example", "tok") == "n,a=a=3Db=2Cc@d.example,\x01auth=Bearer tok\x01\x01"
+    # after an error challenge the client acknowledges instead of re-sending the token (RFC 7628 section 3.2.3)
+    bearer = _responder("oauthbearer", "u", "tok")
+    assert "tok" in bearer() and bearer(b'{"status":"invalid_token"}') == "\x01"
+    xoauth = _responder("xoauth2", "u", "tok")
+    assert "tok" in xoauth() and xoauth(b"{}") == ""

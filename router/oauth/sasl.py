@@ -20,11 +20,11 @@ import smtplib
 from collections.abc import Callable
 
 from imapclient import IMAPClient
-from imapclient.exceptions import IMAPClientError
+from imapclient.exceptions import IMAPClientAbortError, IMAPClientError
 
 from router import oauth
 from router.config import ServerSettings
-from router.errors import LoginError, RouterError
+from router.errors import LoginError, MailboxError, RouterError
 from router.oauth import health
 from router.oauth.errors import GrantError, TokenUnavailable
 from router.oauth.settings import OAuth2Settings
@@ -65,7 +65,10 @@ def imap_login(client: IMAPClient, server: ServerSettings) -> None:
     def attempt(token: str) -> None:
         respond = _responder(settings.mechanism, server.username, token)
         # imaplib calls the callback with each decoded challenge and base64-encodes the answer.
-        client._imap.authenticate(mechanism, lambda challenge: respond(challenge).encode())
+        try:
+            client._imap.authenticate(mechanism, lambda challenge: respond(challenge).encode())
+        except IMAPClientAbortError as exc:  # the connection broke: not a rejected token
+            raise MailboxError(f"IMAP connection to {server.host}:{server.port} lost during login: {_reply(exc)}") from None
 
     try:
         _with_token(settings, server, "IMAP", attempt, IMAPClientError)
@@ -105,7 +108,7 @@ def _with_token(settings: OAuth2Settings, server: ServerSettings, protocol: str,
                 attempt: Callable[[str], None], rejected: type[Exception]) -> None:
     source = oauth.source_for(settings)
     for forced in (False, True):
-        token = source.token(force=forced)  # GrantError / TokenUnavailable propagate (recorded by the source)
+        token = source.token(force=forced)  # GrantError / TokenUnavailable propagate (the source records them)
         try:
             attempt(token)
         except rejected as exc:
