@@ -12,13 +12,13 @@ import argparse
 import sys
 
 from router import __version__, logs
-from router.commands import check_config, evaluate, label, promote, requeue, run, status, train, triage
+from router.commands import check_config, evaluate, label, login, promote, requeue, run, status, train, triage
 from router.commands.common import load_settings, print_json, repo_relative
 from router.errors import RouterError, UsageError
 from router.state import DatabaseError
 
 # In the order `router --help` lists them.
-COMMANDS = (run, triage, train, evaluate, promote, status, check_config, requeue, label)
+COMMANDS = (run, triage, train, evaluate, promote, status, check_config, requeue, label, login)
 __all__ = ["COMMANDS", "build_parser", "load_settings", "main", "print_json", "repo_relative"]
 
 
@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except RouterError as exc:
         print(f"router: error: {exc}", file=sys.stderr)
-        return 1
+        return int(getattr(exc, "exit_code", 1))  # e.g. 77: an OAuth2 grant was refused (router.oauth.errors)
     except KeyboardInterrupt:
         print("router: interrupted", file=sys.stderr)
         return 130

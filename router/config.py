@@ -20,6 +20,9 @@ from typing import Any
 
 from router.errors import ConfigError
 from router.records import Routing
+from router.oauth.health import health_file
+from router.oauth.settings import OAuth2Settings
+from router.oauth.settings import parse as parse_oauth2
 
 CATEGORIES = ("security", "compliance", "general")
 ROUTES = CATEGORIES + ("review", "quarantine", "automated")
@@ -36,6 +39,7 @@ class ServerSettings:
     password_file: Path | None
     password_env: str
     timeout: float
+    oauth2: OAuth2Settings | None = None  # [imap.oauth2] / [smtp.oauth2]: log in with a bearer token
 
     def password(self) -> str:
         """Read the password now (never stored in the config object)."""
@@ -275,7 +279,7 @@ class _Reader:
 _ADDRESS = re.compile(r"[^@\s<>\"]+@[^@\s<>\"]+")
 
 
-def _server(r: _Reader) -> dict[str, Any]:
+def _server(r: _Reader, health: Path | None = None) -> dict[str, Any]:
     return dict(
         host=r.text("host") or _raise(r._fail("host", "must not be empty")),
         port=r.integer("port", 1, 65535),
@@ -284,7 +288,14 @@ def _server(r: _Reader) -> dict[str, Any]:
         password_file=r.optional_path("password_file"),
         password_env=r.text("password_env"),
         timeout=r.num("timeout", 1),
+        oauth2=parse_oauth2(r.data.get("oauth2"), f"{r.section}.oauth2", r.base, health),
     )
+
+
+def _login_health_file(d: dict[str, Any], base: Path) -> Path | None:
+    """Where login health goes for `router status`: next to the state store."""
+    state = _Reader(d["state"], "state", base).path("path")
+    return health_file(state) if state is not None else None
 
 
 def _raise(exc: Exception) -> Any:
@@ -294,7 +305,7 @@ def _raise(exc: Exception) -> Any:
 def _build(d: dict[str, Any], base: Path, source: Path | None) -> Settings:
     imap_r = _Reader(d["imap"], "imap", base)
     imap = ImapSettings(
-        **_server(imap_r),
+        **_server(imap_r, _login_health_file(d, base)),
         folder=imap_r.text("folder") or _raise(imap_r._fail("folder", "must not be empty")),
         batch_size=imap_r.integer("batch_size", 1, 1000),
         idle=imap_r.flag("idle"),
@@ -304,7 +315,7 @@ def _build(d: dict[str, Any], base: Path, source: Path | None) -> Settings:
     )
     smtp_r = _Reader(d["smtp"], "smtp", base)
     smtp = SmtpSettings(
-        **_server(smtp_r),
+        **_server(smtp_r, _login_health_file(d, base)),
         from_address=smtp_r.address("from_address"),
         retry_base_seconds=smtp_r.num("retry_base_seconds", 0),
         retry_max_seconds=smtp_r.num("retry_max_seconds", 0),

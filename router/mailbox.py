@@ -24,6 +24,7 @@ from imapclient.exceptions import IMAPClientAbortError, IMAPClientError
 
 from router.config import ImapSettings
 from router.errors import LoginError, MailboxError
+from router.oauth.sasl import imap_login
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +71,7 @@ class Mailbox:
             )
             if s.security == "starttls":
                 client.starttls(context)
-            client.login(s.username, s.password())
+            imap_login(client, s)  # password, or XOAUTH2/OAUTHBEARER with [imap.oauth2]
         except IMAPClientError as exc:
             raise LoginError(f"IMAP login to {s.host}:{s.port} as {s.username} failed: {_first_line(exc)}") from None
         except (OSError, ssl.SSLError) as exc:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -23,6 +24,8 @@ IMAP_ERRORS = Counter("router_imap_errors_total", "IMAP connection or protocol f
 BACKLOG = Gauge("router_backlog_messages", "Messages waiting in the mailbox at the last poll", registry=REGISTRY)
 LAST_POLL = Gauge("router_last_successful_poll_timestamp_seconds", "Unix time of the last successful poll", registry=REGISTRY)
 MODEL = Gauge("router_model_info", "The model in use (value 1)", ["version"], registry=REGISTRY)
+# More reasons to be unhealthy (e.g. logins that keep failing): each returns the reason or None.
+HEALTH_CHECKS: list[Callable[[], str | None]] = []
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -34,8 +37,10 @@ class _Handler(BaseHTTPRequestHandler):
         elif self.path.startswith("/healthz"):
             last = LAST_POLL._value.get()  # noqa: SLF001 - the gauge's own value
             age = time.time() - last if last else float("inf")
-            ok = age <= self.max_age
-            body = (f"ok: mailbox reached {age:.0f}s ago\n" if ok else f"unhealthy: mailbox not reached for {age:.0f}s\n").encode()
+            problems = [p for p in (check() for check in HEALTH_CHECKS) if p]
+            ok = age <= self.max_age and not problems
+            reason = "; ".join(problems) or f"mailbox not reached for {age:.0f}s"
+            body = (f"ok: mailbox reached {age:.0f}s ago\n" if ok else f"unhealthy: {reason}\n").encode()
             code, ctype = (200 if ok else 503), "text/plain; charset=utf-8"
         else:
             body, code, ctype = b"not found\n", 404, "text/plain"

@@ -9,6 +9,7 @@ from typing import Any
 from router.classify import read_metadata
 from router.config import Settings
 from router.errors import RouterError
+from router.oauth import health as login_health
 from router.state import DatabaseError, open_store
 
 
@@ -39,6 +40,7 @@ def collect(settings: Settings) -> dict[str, Any]:
             "open_cases": s["open_cases"],
             "recent_cases": s["recent_cases"],
             "model": _model(settings.model_path),
+            "logins": login_health.read(settings.state_path),
         }
     finally:
         state.close()
@@ -65,6 +67,9 @@ def format_status(s: dict[str, Any]) -> str:
     lines.append("replies: " + (", ".join(f"{k.rstrip(':')}={v}" for k, v in sorted(s["replies"].items())) or "none"))
     if s["rate_limited_senders"]:
         lines.append("rate-limited senders: " + ", ".join(f"{r['sender']} ({r['suppressed']})" for r in s["rate_limited_senders"]))
+    for server, entry in sorted((s.get("logins") or {}).items()):
+        if not entry.get("ok", True):
+            lines.append(f"{server} login failing ({entry.get('failures')}x): {entry.get('error')}")
     m = s.get("model")
     if m:
         figs = m.get("holdout_metrics") or m.get("cv_metrics") or {}

@@ -15,6 +15,7 @@ from email.message import EmailMessage
 
 from router.config import SmtpSettings
 from router.errors import RouterError
+from router.oauth.sasl import smtp_login
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +47,7 @@ class Outbox:
             if s.security == "starttls":
                 smtp.starttls(context=context)
         if s.username:
-            smtp.login(s.username, s.password())
+            smtp_login(smtp, s)  # AUTH with the password, or XOAUTH2/OAUTHBEARER with [smtp.oauth2] (RFC 7628)
         return smtp
 
     def _open(self) -> smtplib.SMTP:

@@ -189,8 +189,12 @@ class Dovecot:
         binary: str = DOVECOT_BINARY,
         start_timeout: float = 10.0,
         die_with_parent: bool = True,
+        auth_config: str | None = None,
     ) -> None:
         """Configure (not start) a server.
+
+        ``auth_config``, when given, replaces the generated passdb/userdb
+        section of dovecot.conf (e.g. ``passdb oauth2``, router.testing.oauth2).
 
         ``ssl`` adds STARTTLS on the plain port and an implicit-TLS listener
         on :attr:`ssl_port`, with a self-signed certificate for 127.0.0.1 /
@@ -218,6 +222,7 @@ class Dovecot:
         self.binary = binary
         self.start_timeout = start_timeout
         self.die_with_parent = die_with_parent
+        self.auth_config = auth_config
         self._proc: subprocess.Popen[bytes] | None = None
         self._private_run_dir: Path | None = None
         self._run_dir: Path | None = None
@@ -668,15 +673,20 @@ class Dovecot:
             "  inbox = yes",
             "  separator = /",
             "}",
-            "passdb {",
-            "  driver = passwd-file",
-            f"  args = scheme=PLAIN username_format=%u {base / 'passwd'}",
-            "}",
-            "userdb {",
-            "  driver = static",
-            f"  args = uid={self._mail_uid} gid={self._mail_gid} home={base / 'home'}/%u",
-            "}",
         ]
+        if self.auth_config is not None:
+            lines.append(self.auth_config)
+        else:
+            lines += [
+                "passdb {",
+                "  driver = passwd-file",
+                f"  args = scheme=PLAIN username_format=%u {base / 'passwd'}",
+                "}",
+                "userdb {",
+                "  driver = static",
+                f"  args = uid={self._mail_uid} gid={self._mail_gid} home={base / 'home'}/%u",
+                "}",
+            ]
         if self.ssl:
             key = self.cert_file.parent / "key.pem"
             lines += [
@@ -900,9 +910,12 @@ class SmtpSink:
     tested against real SMTP replies rather than mocked exceptions.
     """
 
-    def __init__(self, hostname: str = LOOPBACK, port: int = 0) -> None:
+    def __init__(self, hostname: str = LOOPBACK, port: int = 0, *, authenticator: Any = None) -> None:
+        """``authenticator`` (aiosmtpd's, see router.testing.oauth2) makes AUTH
+        required; its ``auth_<MECHANISM>`` methods add SASL mechanisms."""
         self._hostname = hostname
         self._requested_port = port
+        self._authenticator = authenticator
         self._controller: Any = None
         self._messages: list[ReceivedMessage] = []
         self._failure: _Failure | None = None
@@ -942,12 +955,20 @@ class SmtpSink:
     def start(self) -> None:
         if self._controller is not None:
             raise RuntimeError("SmtpSink already running")
+        handler = _SinkHandler(self)
+        auth: dict[str, Any] = {}
+        if self._authenticator is not None:
+            for name in dir(self._authenticator):
+                if name.startswith("auth_") or name == "handle_MAIL":  # aiosmtpd looks for these on the handler
+                    setattr(handler, name, getattr(self._authenticator, name))
+            auth = {"authenticator": self._authenticator, "auth_require_tls": False}
         controller = _make_controller_class()(
-            _SinkHandler(self),
+            handler,
             hostname=self._hostname,
             port=self._requested_port,
             server_hostname="sink.sandbox.invalid",
             ready_timeout=10.0,
+            **auth,
         )
         try:
             controller.start()
