@@ -315,7 +315,7 @@ class RedirectSession(requests.Session):
         if parts.hostname in self.hosts:
             local = urlsplit(self.server.base_url)
             url = urlunsplit((local.scheme, local.netloc, parts.path, parts.query, ""))
-        return super().request(method, url, *args, **kwargs)
+        return super().request(method if isinstance(method, str) else method.decode(), url, *args, **kwargs)
 
 
 def dovecot_auth_config(dovecot: Dovecot, server: TokenServer) -> str:
