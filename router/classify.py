@@ -148,8 +148,9 @@ class Classifier:
             )
         return out
 
-    def predict(self, subject: str, new_text: str) -> Prediction:
-        return self.predict_texts([model_text(subject, new_text, already_split=True)])[0]
+    def predict(self, subject: str, new_text: str, lang: str | None = None) -> Prediction:
+        text = model_text(subject, new_text, already_split=True)
+        return self.predict_texts([text], [lang] if lang else None)[0]
 
 
 def metadata_path(model_path: Path) -> Path:
