@@ -114,7 +114,7 @@ def test_security_threshold_reaches_recall_at_lowest_cost() -> None:
 
 def test_careful_model_trains_saves_and_loads_with_its_backend(fake: FakeEmbedder, tmp_path: Path) -> None:
     ex = _examples()
-    result = train(ex, embeddings="fake", budget_s=120)
+    result = train(ex, embeddings="fake", search=False)
     meta = result.classifier.metadata
     assert meta["model"] == "careful" and meta["embeddings"] == {"backend": "fake", "version": "fake-1"}
     assert meta["cv_metrics"]["selection"] == "writer_out"
@@ -173,7 +173,7 @@ def test_train_command_uses_all_data_and_prints_both_cv_figures(fake: FakeEmbedd
         (data / f"slice{w}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     out = tmp_path / "m.joblib"
     assert main(["train", "--data", str(data), "--out", str(out), "--no-progress", "--no-corrections",
-                 "--embeddings", "fake", "--budget", "60"]) == 0
+                 "--embeddings", "fake", "--no-search"]) == 0
     printed = capsys.readouterr().out
     assert "stratified CV" in printed and "writer-out CV" in printed and "0 held out" in printed
     meta = json.loads(out.with_suffix(".json").read_text())

@@ -129,11 +129,16 @@ def test_shipped_model_is_reproducible_from_training_data() -> None:
     examples = dataset.load([REPO / "training_data"])
     train_set, held = dataset.split(examples, meta["holdout_fraction"])
     assert dataset.data_hash(train_set) == meta["training_data_hash"], "model is stale: retrain with router train --out models/current.joblib"
-    again = train(train_set, seed=meta["seed"]).classifier
+    assert meta["n_corrections"] == 0 and meta["holdout_n"] == 0  # shipped model: --no-corrections, all data
+    # The search's choices are replayed (search=False with the chosen parameters); CV thresholds are recomputed.
+    backend = (meta.get("embeddings") or {}).get("backend")
+    again = train(train_set, params=meta["params"], seed=meta["seed"], embeddings=backend, search=False).classifier
     assert again.version == shipped.version
-    texts = [e.text for e in held[:200]]
+    texts = [e.text for e in train_set[::11]]
     assert np.allclose(again.pipeline.predict_proba(texts), shipped.pipeline.predict_proba(texts), atol=1e-9)
     assert again.metadata["thresholds"] == meta["thresholds"]
+    assert again.metadata["security_threshold"] == meta["security_threshold"]
+    assert again.metadata["careful_threshold"] == meta["careful_threshold"]
 
 
 def test_shipped_model_meets_the_bar_on_held_out_split(capsys: pytest.CaptureFixture[str]) -> None:

