@@ -25,18 +25,17 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from mix import REPO, build  # noqa: E402
+import numpy as np
+from mix import REPO, build
 
-import numpy as np  # noqa: E402
-
-from router import classify, config, pipeline  # noqa: E402
+from router import classify, config, pipeline
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=2000)
     args = ap.parse_args()
-    os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})  # one core
+    os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # one core
     settings = config.load(REPO / "config.toml")
     clf = classify.load(settings.model_path)
     mail = build(args.n)

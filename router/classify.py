@@ -132,7 +132,7 @@ class Classifier:
             best = int(row.argmax())
             # Security first by cost (issue 12): above the CV-chosen threshold on
             # P(security) the model says security even when another class is larger.
-            if sec is not None and float(row[sec]) >= float(security_t):
+            if sec is not None and security_t is not None and float(row[sec]) >= float(security_t):
                 best = sec
             label, conf = classes[best], float(row[best])
             below = conf < float(thresholds.get(label, 0.0)) and best != sec

@@ -10,7 +10,12 @@ from router import classify
 from router.cli import load_settings, print_json
 from router.config import Settings
 from router.training import dataset
-from router.training.evaluate import evaluate, evaluate_corrections, format_report, plot_confusion
+from router.training.evaluate import (
+    evaluate,
+    evaluate_corrections,
+    format_report,
+    plot_confusion,
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

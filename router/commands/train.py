@@ -123,8 +123,8 @@ def run(args: argparse.Namespace) -> int:
 
 def format_report(r: dict[str, Any]) -> str:
     meta = r["metadata"]
-    lines = [f"wrote {r['out']} (version {meta['version']}, {r['n_train']} examples, {len(meta['labels'])} labels, "
-             f"{r['n_held']} held out, {meta['training_seconds']:.0f} s)"]
+    lines = [(f"wrote {r['out']} (version {meta['version']}, {r['n_train']} examples, {len(meta['labels'])} labels, "
+             f"{r['n_held']} held out, {meta['training_seconds']:.0f} s)")]
     if meta["model"] == "careful":
         e = meta["embeddings"]
         lines.append(f"model: careful (fast TF-IDF model, careful model with {e['version']} below "

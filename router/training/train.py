@@ -23,7 +23,7 @@ import sklearn
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.metrics import accuracy_score, f1_score
-from sklearn.model_selection import StratifiedKFold, cross_val_predict
+from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.svm import LinearSVC
 
@@ -249,11 +249,10 @@ def train(
         fast_c = max(fast_scores, key=lambda c: fast_scores[c]["macro_f1"])
         fast_p = f_oof[fast_c]
         careful_p = None
-        combined_info: dict[str, float] = {}
         if careful_scores:
             careful_key = max(careful_scores, key=lambda k: careful_scores[k]["macro_f1"])
             careful_p = c_oof[careful_key]
-            careful_t, combined_info = choose_careful_threshold(y, fast_p, careful_p, langs, labels)
+            careful_t, _combined_info = choose_careful_threshold(y, fast_p, careful_p, langs, labels)
         combined, hard = _combine(fast_p, careful_p, langs, careful_t)
         cv_metrics = {
             "selection": selection_name,
@@ -326,7 +325,7 @@ def train(
         "fast_only_reason": None if careful_model else fast_only_reason,
         "cv_metrics": cv_metrics,
         "training_seconds": round(time.monotonic() - started, 1),
-        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     }
     metadata.update(extra_metadata or {})
     metadata["version"] = model_version(pipe, metadata)

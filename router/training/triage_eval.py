@@ -112,7 +112,7 @@ def evaluate_triage(settings: Settings, clf: Classifier | None, cases: Sequence[
     """Triage every case through the pipeline and score the decisions."""
     from router.pipeline import triage
 
-    rows = []
+    rows: list[dict[str, Any]] = []
     for case in cases:
         _mail, decision = triage(case.raw, settings, clf)
         present = set(decision.evidence.present)
@@ -181,10 +181,10 @@ def format_triage(m: dict[str, Any]) -> str:
     lines = [
         f"whole pipeline (model {m['model_version']}) on {m['n']} evaluation mails",
         f"category accuracy={m['accuracy']:.4f}  macro-F1={m['macro_f1']:.4f}",
-        f"security recall counting review={f(m['security_recall_with_review'])}  "
-        f"buried security ({m['n_buried']})={f(m['buried_security_recall_with_review'])}",
-        f"cost: {c['non_security_to_security']} non-security mails to security, {c['non_security_to_review']} to review "
-        f"(of {c['non_security']}); review rate {m['review_rate']:.4f}",
+        (f"security recall counting review={f(m['security_recall_with_review'])}  "
+        f"buried security ({m['n_buried']})={f(m['buried_security_recall_with_review'])}"),
+        (f"cost: {c['non_security_to_security']} non-security mails to security, {c['non_security_to_review']} to review "
+        f"(of {c['non_security']}); review rate {m['review_rate']:.4f}"),
         f"evidence: every expected kind counted in {m['evidence']['all_counted']}/{m['evidence']['mails']} client mails",
         "decided by: " + ", ".join(f"{k} {v}" for k, v in sorted(m["stages"].items())),
         "",
