@@ -48,7 +48,7 @@ def understand(mail: ParsedMail, settings: Settings, classifier: Classifier | No
     # Mails a rule already decides skip both models (issue 12): secrets, a security
     # subject type, an automated sender, a dangerous attachment (quarantine).
     by_rule = bool(kinds) or bool(issue_type and issue_type.category == "security") or sender.automated or report_dangerous
-    prediction = classifier.predict(mail.subject, mail.new_text, lang) if classifier and not by_rule else None
+    prediction = classifier.predict(mail.subject, mail.new_text) if classifier and not by_rule else None
     ours = set(settings.own_addresses)
     return Facts(
         mail=mail,

@@ -6,14 +6,17 @@ import hashlib
 import json
 import random
 from collections.abc import Iterator, Sequence
+from email.message import EmailMessage
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
-from router import classify, embeddings
+from router import classify, config, embeddings, pipeline
 from router.cli import main
 from router.errors import ModelError
+from router.records import Prediction
 from router.training import dataset
 from router.training.train import _writer_splits, choose_security, security_cost, train
 
@@ -188,3 +191,45 @@ def test_security_probability_overrides_a_subject_type(fake: FakeEmbedder) -> No
     clf.metadata["security_threshold"] = 0.0
     pred = clf.predict_texts(["deposit pending fee question"])[0]
     assert pred.category == "security" and not pred.below_threshold
+
+
+class _Told:
+    """Stands in for classify.Classifier: returns the prediction it is given."""
+
+    def __init__(self, p: Prediction) -> None:
+        self.p = p
+        self.version = p.version
+
+    def predict(self, subject: str, new_text: str) -> Prediction:
+        return self.p
+
+
+def _triage(subject: str, body: str, p: Prediction) -> dict[str, Any]:
+    m = EmailMessage()
+    m["From"] = "customer@mail.example"
+    m["To"] = "support@exchange.example"
+    m["Subject"] = subject
+    m["Message-ID"] = "<c1@mail.example>"
+    m.set_content(body)
+    return pipeline.triage(bytes(m), config.load(search=False), _Told(p))[1].to_record()  # type: ignore[arg-type]
+
+
+def test_model_security_beats_a_general_subject_type_with_the_reason() -> None:
+    p = Prediction("security", 0.31, "m-1", {"security": 0.31, "general": 0.62, "compliance": 0.07}, False, "careful")
+    r = _triage("提现失败-UID12345678", "提现一直没到账。另外上周有个陌生设备登录过", p)
+    assert (r["category"], r["route"]) == ("security", "security")
+    assert any("P(security) 0.31" in x and "not lowered" in x for x in r["reasons"])
+    assert r["model"]["stage"] == "careful"
+
+
+def test_unsure_model_goes_to_review_even_under_a_subject_type() -> None:
+    p = Prediction("general", 0.45, "m-1", {"general": 0.45, "compliance": 0.4, "security": 0.15}, True, "careful")
+    r = _triage("Withdrawal Failed - UID 12345678", "my withdrawal failed yesterday", p)
+    assert r["route"] == "review" and any("below its threshold" in x for x in r["reasons"])
+
+
+def test_mail_decided_by_a_rule_skips_the_models() -> None:
+    p = Prediction("general", 0.99, "m-1", {"general": 0.99}, False, "fast")
+    r = _triage("账户被盗-UID12345678", "我的账户被盗了", p)
+    assert r["category"] == "security" and r["model"] is None
+    assert any("model not consulted" in x for x in r["reasons"])

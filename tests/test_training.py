@@ -141,10 +141,14 @@ def test_shipped_model_is_reproducible_from_training_data() -> None:
     assert again.metadata["careful_threshold"] == meta["careful_threshold"]
 
 
-def test_shipped_model_meets_the_bar_on_held_out_split(capsys: pytest.CaptureFixture[str]) -> None:
+def test_shipped_model_meets_the_bar_by_cross_validation(capsys: pytest.CaptureFixture[str]) -> None:
+    """Trained on all of training_data/, so the estimate is the CV kept in its metadata."""
     assert main(["evaluate", "--json"]) == 0
     m = json.loads(capsys.readouterr().out)
-    assert m["macro_f1"] >= 0.95, m["macro_f1"]
+    cv = m["cross_validation"]
+    assert cv["selection"] == "writer_out"
+    assert cv["stratified"]["deployed"]["macro_f1"] >= 0.95, cv["stratified"]
+    assert cv["writer_out"]["security"]["recall_with_review"] >= 0.98
     assert {"zh", "en"} <= set(m["per_language"])
 
 
