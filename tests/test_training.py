@@ -127,7 +127,7 @@ def test_shipped_model_is_reproducible_from_training_data() -> None:
     shipped = classify.load(REPO / "models" / "current.joblib")
     meta = shipped.metadata
     examples = dataset.load([REPO / "training_data"])
-    train_set, held = dataset.split(examples, meta["holdout_fraction"])
+    train_set, _held = dataset.split(examples, meta["holdout_fraction"])
     assert dataset.data_hash(train_set) == meta["training_data_hash"], "model is stale: retrain with router train --out models/current.joblib"
     assert meta["n_corrections"] == 0 and meta["holdout_n"] == 0  # shipped model: --no-corrections, all data
     # The search's choices are replayed (search=False with the chosen parameters); CV thresholds are recomputed.
