@@ -3,7 +3,15 @@
 A joblib file is executable code when loaded, so models are loaded only from
 the configured path (or a path an analyst names on the command line), never
 from mail or the network.  The file holds a dict: {"format", "pipeline",
-"metadata"}; the metadata is also written beside it as JSON for people.
+"metadata", "careful"}; the metadata is also written beside it as JSON for people.
+
+Two stages (issue 12): the fast TF-IDF pipeline decides the mails it is sure
+about; a mail whose top probability is below `careful_threshold` (chosen by
+writer-out cross-validation) or whose language is neither zh nor en goes to
+the careful model, a calibrated linear model on TF-IDF features joined with
+weighted sentence embeddings (router.embeddings).  The careful part names the
+embedding backend and version it needs; loading it without that backend is a
+one-line ModelError.
 """
 
 from __future__ import annotations
@@ -32,10 +40,33 @@ def model_text(subject: str, body: str, *, already_split: bool = False) -> str:
 
 
 @dataclass
+class CarefulModel:
+    """Calibrated linear model on [TF-IDF of the fast pipeline, weight * embedding]."""
+
+    classifier: Any
+    weight: float
+    embedder: Any  # router.embeddings.Embedder
+    _compiled: Any = field(default=None, repr=False, compare=False)
+
+    def predict_proba(self, tfidf: Any, texts: list[str]) -> Any:
+        import numpy as np
+        import scipy.sparse as sp
+
+        if self._compiled is None:
+            from router.fastpredict import CompiledCalibrated
+
+            self._compiled = CompiledCalibrated(self.classifier)
+        emb = self.embedder.embed(texts)
+        X = sp.hstack([sp.csr_matrix(tfidf), sp.csr_matrix(emb * np.float32(self.weight))], format="csr")
+        return self._compiled.predict_proba_features(X)
+
+
+@dataclass
 class Classifier:
     pipeline: Any
     metadata: dict[str, Any]
     path: Path | None = None
+    careful: CarefulModel | None = None
     _compiled: Any = field(default=None, repr=False, compare=False)
 
     @property
@@ -46,37 +77,80 @@ class Classifier:
     def labels(self) -> list[str]:
         return list(self.metadata.get("labels", []))
 
-    def predict_texts(self, texts: list[str]) -> list[Prediction]:
+    def predict_texts(self, texts: list[str], langs: list[str] | None = None) -> list[Prediction]:
         """Predict for prepared texts (see model_text).
 
         Scoring goes through the compiled form (fastpredict) when the
         pipeline has the shape `router train` makes; it gives the same
-        probabilities without scikit-learn's per-call overhead.
+        probabilities without scikit-learn's per-call overhead.  Uncertain
+        mails and mails in other languages go to the careful model.
         """
+        import numpy as np
+
         if self._compiled is None:
             from router.fastpredict import compile_pipeline
 
-            self._compiled = compile_pipeline(self.pipeline) or self.pipeline
-        probs = self._compiled.predict_proba(texts)
+            self._compiled = compile_pipeline(self.pipeline) or False
+        compiled = self._compiled or None
+        tfidf = compiled.features(texts) if compiled is not None else None
+        if compiled is not None:
+            probs = compiled.calibrated.predict_proba_features(tfidf)
+        else:
+            probs = self.pipeline.predict_proba(texts)
+        stages = ["fast"] * len(texts)
+        if self.careful is not None and texts:
+            hard = self.hard_cases(probs, texts, langs)
+            if len(hard):
+                feats = tfidf[hard] if tfidf is not None else self.pipeline.named_steps["features"].transform([texts[i] for i in hard])
+                probs = np.array(probs, dtype=float)
+                probs[hard] = self.careful.predict_proba(feats, [texts[i] for i in hard])
+                for i in hard:
+                    stages[i] = "careful"
+        elif self.metadata.get("fast_only_reason"):
+            stages = [f"fast ({self.metadata['fast_only_reason']})"] * len(texts)
+        return self._predictions(probs, stages)
+
+    def hard_cases(self, probs: Any, texts: list[str], langs: list[str] | None) -> Any:
+        """Rows for the careful model: unsure, or in a language outside zh/en."""
+        import numpy as np
+
+        from router.understand.language import detect
+
+        threshold = float(self.metadata.get("careful_threshold", 0.0))
+        langs = langs or [detect(t)[0] for t in texts]
+        unsure = np.asarray(probs).max(axis=1) < threshold
+        other = np.array([lang not in ("zh", "en") for lang in langs])
+        return np.flatnonzero(unsure | other)
+
+    def _predictions(self, probs: Any, stages: list[str]) -> list[Prediction]:
         classes = [str(c) for c in self.pipeline.classes_]
         thresholds = self.metadata.get("thresholds", {})
+        security_t = self.metadata.get("security_threshold")
+        sec = classes.index("security") if "security" in classes and security_t is not None else None
         out = []
-        for row in probs:
+        for row, stage in zip(probs, stages):
             best = int(row.argmax())
+            # Security first by cost (issue 12): above the CV-chosen threshold on
+            # P(security) the model says security even when another class is larger.
+            if sec is not None and security_t is not None and float(row[sec]) >= float(security_t):
+                best = sec
             label, conf = classes[best], float(row[best])
+            below = conf < float(thresholds.get(label, 0.0)) and best != sec
             out.append(
                 Prediction(
                     category=label,
                     confidence=conf,
                     version=self.version,
                     probabilities={c: float(p) for c, p in zip(classes, row)},
-                    below_threshold=conf < float(thresholds.get(label, 0.0)),
+                    below_threshold=below,
+                    stage=stage,
                 )
             )
         return out
 
-    def predict(self, subject: str, new_text: str) -> Prediction:
-        return self.predict_texts([model_text(subject, new_text, already_split=True)])[0]
+    def predict(self, subject: str, new_text: str, lang: str | None = None) -> Prediction:
+        text = model_text(subject, new_text, already_split=True)
+        return self.predict_texts([text], [lang] if lang else None)[0]
 
 
 def metadata_path(model_path: Path) -> Path:
@@ -113,7 +187,27 @@ def load(path: Path) -> Classifier:
             f"model file {path} was made with scikit-learn {made_with or 'unknown'}; "
             f"this is {sklearn.__version__}: retrain it with `router train`"
         )
-    return Classifier(pipeline=blob["pipeline"], metadata=meta, path=path)
+    return Classifier(pipeline=blob["pipeline"], metadata=meta, path=path, careful=_careful(blob.get("careful"), meta, path))
+
+
+def _careful(part: Any, meta: dict[str, Any], path: Path) -> CarefulModel | None:
+    """The careful stage with its embedding backend; ModelError when that backend is absent."""
+    if not part:
+        return None
+    from router import embeddings
+
+    need = meta.get("embeddings") or {}
+    spec, version = str(need.get("backend", "")), str(need.get("version", ""))
+    try:
+        embedder = embeddings.backend(spec)
+    except embeddings.EmbeddingUnavailable as exc:
+        raise ModelError(f"model file {path} needs embedding backend {spec} ({version}): {exc}") from None
+    if embedder.version != version:
+        raise ModelError(
+            f"model file {path} was made with embeddings {version}, this backend is {embedder.version}: "
+            "retrain it with `router train`"
+        )
+    return CarefulModel(classifier=part["classifier"], weight=float(part["weight"]), embedder=embedder)
 
 
 def _minor(version: str) -> str:
@@ -136,7 +230,9 @@ def save(clf: Classifier, path: Path) -> None:
     import joblib
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    blob = {"format": MODEL_FORMAT, "pipeline": clf.pipeline, "metadata": clf.metadata}
+    blob: dict[str, Any] = {"format": MODEL_FORMAT, "pipeline": clf.pipeline, "metadata": clf.metadata}
+    if clf.careful is not None:
+        blob["careful"] = {"classifier": clf.careful.classifier, "weight": clf.careful.weight}
     for target, writer in (
         (path, lambda f: joblib.dump(blob, f, compress=3)),
         (metadata_path(path), lambda f: f.write(json.dumps(clf.metadata, indent=2, ensure_ascii=False, sort_keys=True).encode() + b"\n")),

@@ -47,16 +47,10 @@ class _Tfidf:
         return cols, w
 
 
-class CompiledPipeline:
-    """features (FeatureUnion of TfidfVectorizers) -> CalibratedClassifierCV(sigmoid, linear)."""
+class CompiledCalibrated:
+    """CalibratedClassifierCV(sigmoid, linear estimator) replayed on a feature matrix."""
 
-    def __init__(self, pipeline: Any) -> None:
-        union = pipeline.named_steps["features"]
-        clf = pipeline.named_steps["clf"]
-        if getattr(union, "transformer_weights", None):
-            raise TypeError("weighted feature unions are not compiled")
-        self.parts = [_Tfidf(t) for _, t in union.transformer_list]
-        self.width = sum(p.size for p in self.parts)
+    def __init__(self, clf: Any) -> None:
         self.classes_ = clf.classes_
         self.n_classes = len(self.classes_)
         self.members: list[tuple[np.ndarray, np.ndarray, list[tuple[int, float, float]]]] = []
@@ -72,23 +66,9 @@ class CompiledPipeline:
                 cals.append((cls_idx, float(cal.a_), float(cal.b_)))
             self.members.append((coef, intercept, cals))
 
-    def features(self, texts: list[str]) -> sp.csr_matrix:
-        indices, data, indptr = [], [], [0]
-        for text in texts:
-            offset = 0
-            for part in self.parts:
-                c, v = part.row(text)
-                indices.append(c + offset)
-                data.append(v)
-                offset += part.size
-            indptr.append(indptr[-1] + sum(len(c) for c in indices[len(indices) - len(self.parts):]))
-        return sp.csr_matrix(
-            (np.concatenate(data), np.concatenate(indices), np.asarray(indptr)), shape=(len(texts), self.width)
-        )
-
-    def predict_proba(self, texts: list[str]) -> np.ndarray:
-        X = self.features(texts)
-        total = np.zeros((len(texts), self.n_classes))
+    def predict_proba_features(self, X: Any) -> np.ndarray:
+        n = X.shape[0]
+        total = np.zeros((n, self.n_classes))
         for coef, intercept, cals in self.members:
             decision = np.asarray(X @ coef.T) + intercept
             proba = np.zeros_like(total)
@@ -105,6 +85,37 @@ class CompiledPipeline:
             np.clip(proba, 0.0, 1.0, out=proba)
             total += proba
         return total / len(self.members)
+
+
+class CompiledPipeline:
+    """features (FeatureUnion of TfidfVectorizers) -> CalibratedClassifierCV(sigmoid, linear)."""
+
+    def __init__(self, pipeline: Any) -> None:
+        union = pipeline.named_steps["features"]
+        if getattr(union, "transformer_weights", None):
+            raise TypeError("weighted feature unions are not compiled")
+        self.parts = [_Tfidf(t) for _, t in union.transformer_list]
+        self.width = sum(p.size for p in self.parts)
+        self.offsets = [sum(p.size for p in self.parts[:i]) for i in range(len(self.parts))]
+        self.calibrated = CompiledCalibrated(pipeline.named_steps["clf"])
+        self.classes_ = self.calibrated.classes_
+
+    def features(self, texts: list[str]) -> sp.csr_matrix:
+        indices, data, indptr = [], [], [0]
+        for text in texts:
+            for offset, part in zip(self.offsets, self.parts):
+                c, v = part.row(text)
+                indices.append(c + offset)
+                data.append(v)
+            indptr.append(indptr[-1] + sum(len(c) for c in indices[len(indices) - len(self.parts):]))
+        if not texts:
+            return sp.csr_matrix((0, self.width))
+        return sp.csr_matrix(
+            (np.concatenate(data), np.concatenate(indices), np.asarray(indptr)), shape=(len(texts), self.width)
+        )
+
+    def predict_proba(self, texts: list[str]) -> np.ndarray:
+        return self.calibrated.predict_proba_features(self.features(texts))
 
 
 def compile_pipeline(pipeline: Any) -> CompiledPipeline | None:

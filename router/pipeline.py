@@ -44,7 +44,11 @@ def understand(mail: ParsedMail, settings: Settings, classifier: Classifier | No
         reasons=tuple(auto_reasons + ([auth_reason] if auth_reason else [])),
     )
     report = evidence.assess(mail.attachments, mail.new_text, settings.limits)
-    prediction = classifier.predict(mail.subject, mail.new_text) if classifier else None
+    report_dangerous = evidence.is_dangerous(report)
+    # Mails a rule already decides skip both models (issue 12): secrets, a security
+    # subject type, an automated sender, a dangerous attachment (quarantine).
+    by_rule = bool(kinds) or bool(issue_type and issue_type.category == "security") or sender.automated or report_dangerous
+    prediction = classifier.predict(mail.subject, mail.new_text) if classifier and not by_rule else None
     ours = set(settings.own_addresses)
     return Facts(
         mail=mail,
@@ -53,7 +57,7 @@ def understand(mail: ParsedMail, settings: Settings, classifier: Classifier | No
         language=lang,
         sender=sender,
         evidence=report,
-        dangerous=evidence.is_dangerous(report),
+        dangerous=report_dangerous,
         secrets=kinds,
         compromise=compromise.find(folded),
         prediction=prediction,
@@ -92,7 +96,8 @@ def decide_facts(f: Facts, settings: Settings) -> Decision:
     reasons += list(f.evidence.reasons)
     required = f.issue_type.evidence if f.issue_type else ()
     if f.prediction is None:
-        reasons.append("no trained model loaded: category from the subject type and rules only")
+        reasons.append("model not consulted: a rule decides this mail" if _decided_by_rule(f)
+                       else "no trained model loaded: category from the subject type and rules only")
     return Decision(
         message_id=f.mail.message_id,
         case_id=decide.case_id_for(f.mail.message_id),
@@ -111,6 +116,10 @@ def decide_facts(f: Facts, settings: Settings) -> Decision:
         reply=ReplyPlan(template, reply_key),
         language_detail=language.detail(f"{f.mail.subject}\n{f.mail.new_text}"),
     )
+
+
+def _decided_by_rule(f: Facts) -> bool:
+    return bool(f.secrets) or bool(f.issue_type and f.issue_type.category == "security") or f.sender.automated or f.dangerous
 
 
 def _redacted(reasons: list[str]) -> list[str]:

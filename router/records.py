@@ -105,6 +105,7 @@ class Prediction:
     version: str
     probabilities: dict[str, float] = field(default_factory=dict)
     below_threshold: bool = False
+    stage: str = ""  # which model decided: fast | careful | fast (why the careful one was not used)
 
 
 @dataclass(frozen=True)
@@ -285,6 +286,7 @@ class Decision:
                         "category": self.model.category,
                         "confidence": round(self.model.confidence, 4),
                         "version": self.model.version,
+                        **({"stage": self.model.stage} if self.model.stage else {}),
                     }
                     if self.model
                     else None

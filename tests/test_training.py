@@ -127,19 +127,30 @@ def test_shipped_model_is_reproducible_from_training_data() -> None:
     shipped = classify.load(REPO / "models" / "current.joblib")
     meta = shipped.metadata
     examples = dataset.load([REPO / "training_data"])
-    train_set, held = dataset.split(examples, meta["holdout_fraction"])
+    train_set, _held = dataset.split(examples, meta["holdout_fraction"])
     assert dataset.data_hash(train_set) == meta["training_data_hash"], "model is stale: retrain with router train --out models/current.joblib"
-    again = train(train_set, seed=meta["seed"]).classifier
+    assert meta["n_corrections"] == 0 and meta["holdout_n"] == 0  # shipped model: --no-corrections, all data
+    # The search's choices are replayed (search=False with the chosen parameters); CV thresholds are recomputed.
+    backend = (meta.get("embeddings") or {}).get("backend")
+    again = train(train_set, params=meta["params"], seed=meta["seed"], embeddings=backend, search=False).classifier
     assert again.version == shipped.version
-    texts = [e.text for e in held[:200]]
+    texts = [e.text for e in train_set[::11]]
     assert np.allclose(again.pipeline.predict_proba(texts), shipped.pipeline.predict_proba(texts), atol=1e-9)
     assert again.metadata["thresholds"] == meta["thresholds"]
+    assert again.metadata["security_threshold"] == meta["security_threshold"]
+    assert again.metadata["careful_threshold"] == meta["careful_threshold"]
 
 
-def test_shipped_model_meets_the_bar_on_held_out_split(capsys: pytest.CaptureFixture[str]) -> None:
+def test_shipped_model_meets_the_bar_by_cross_validation(capsys: pytest.CaptureFixture[str]) -> None:
+    """Trained on all of training_data/, so the estimate is the CV kept in its metadata."""
     assert main(["evaluate", "--json"]) == 0
     m = json.loads(capsys.readouterr().out)
-    assert m["macro_f1"] >= 0.95, m["macro_f1"]
+    cv = m["cross_validation"]
+    assert cv["selection"] == "writer_out"
+    # Held-out 20 % gave 0.962 before issue 12; CV over all the data is the stricter estimate.
+    assert cv["stratified"]["deployed"]["macro_f1"] >= 0.94, cv["stratified"]
+    assert cv["writer_out"]["deployed"]["macro_f1"] >= 0.82, cv["writer_out"]
+    assert cv["writer_out"]["security"]["recall_with_review"] >= 0.98
     assert {"zh", "en"} <= set(m["per_language"])
 
 

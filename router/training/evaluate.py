@@ -12,7 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
+from sklearn.metrics import (
+    accuracy_score,
+    confusion_matrix,
+    f1_score,
+    precision_recall_fscore_support,
+)
 
 from router.classify import Classifier
 from router.training.dataset import Example
@@ -21,7 +26,7 @@ from router.training.dataset import Example
 def evaluate(clf: Classifier, examples: Sequence[Example]) -> dict[str, Any]:
     texts = [e.text for e in examples]
     y = [e.label for e in examples]
-    preds = clf.predict_texts(texts)
+    preds = clf.predict_texts(texts, [e.lang for e in examples])
     p = [pr.category for pr in preds]
     labels = sorted(set(y) | set(clf.labels))
     prec, rec, f1, sup = precision_recall_fscore_support(y, p, labels=labels, zero_division=0)
@@ -37,6 +42,7 @@ def evaluate(clf: Classifier, examples: Sequence[Example]) -> dict[str, Any]:
         },
         "confusion": confusion_matrix(y, p, labels=labels).tolist(),
         "per_language": _per_language(examples, p),
+        "stages": {s: sum(1 for pr in preds if pr.stage == s) for s in sorted({pr.stage for pr in preds})},
     }
     below = np.array([pr.below_threshold for pr in preds])
     result["review_rate"] = float(below.mean()) if len(below) else 0.0
@@ -67,6 +73,8 @@ def format_report(m: dict[str, Any]) -> str:
     ]
     if m.get("security_recall_with_review") is not None:
         lines.append(f"security recall (with review)={m['security_recall_with_review']:.4f}  review rate={m['review_rate']:.4f}")
+    if m.get("stages"):
+        lines.append("decided by: " + ", ".join(f"{k or 'fast'} {v}" for k, v in m["stages"].items()))
     lines.append("")
     lines.append(f"{'class':<24}{'precision':>10}{'recall':>10}{'f1':>10}{'support':>9}")
     for lab, v in m["per_class"].items():

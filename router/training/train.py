@@ -13,6 +13,7 @@ import datetime as dt
 import hashlib
 import io
 import pickle
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -22,13 +23,14 @@ import sklearn
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.metrics import accuracy_score, f1_score
-from sklearn.model_selection import StratifiedKFold, cross_val_predict
+from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.svm import LinearSVC
 
 from router.classify import MODEL_FORMAT, Classifier
 from router.errors import DataError
 from router.training.dataset import Example, data_hash
+from router.understand import compromise
 
 DEFAULT_PARAMS: dict[str, Any] = {
     "word_ngrams": (1, 2),
@@ -81,6 +83,124 @@ class TrainResult:
     cv_metrics: dict[str, Any]
 
 
+FAST_GRID: tuple[float, ...] = (1.0, 0.5, 2.0)  # C of the fast model, most likely first
+CAREFUL_GRID: tuple[tuple[float, float], ...] = ((1.0, 2.0), (1.0, 1.0), (1.0, 4.0), (0.5, 2.0), (2.0, 2.0))  # (C, weight)
+CAREFUL_THRESHOLDS: tuple[float, ...] = (0.0, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 1.01)
+CV_CALIBRATION_FOLDS = 3  # inside a CV training fold: fewer fits, same kind of model
+
+
+def _calibrated(C: float, folds: int, seed: int) -> CalibratedClassifierCV:
+    return CalibratedClassifierCV(LinearSVC(C=C, random_state=seed), method="sigmoid", cv=folds)
+
+
+def _careful_features(tfidf: Any, emb: np.ndarray, weight: float) -> Any:
+    import scipy.sparse as sp
+
+    return sp.hstack([sp.csr_matrix(tfidf), sp.csr_matrix(emb * np.float32(weight))], format="csr")
+
+
+def _writer_splits(y: np.ndarray, groups: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]] | None:
+    """Leave-one-writer-slice-out folds, or None when the data has fewer than 3 slices.
+
+    A fold whose training part lacks a label cannot be fitted; such a slice is skipped.
+    """
+    names = sorted(set(groups))
+    if len(names) < 3:
+        return None
+    out = []
+    labels = set(y)
+    for name in names:
+        test = np.flatnonzero(groups == name)
+        train = np.flatnonzero(groups != name)
+        if set(y[train]) == labels:
+            out.append((train, test))
+    return out or None
+
+
+def _oof(
+    texts: list[str],
+    y: np.ndarray,
+    emb: np.ndarray | None,
+    splits: list[tuple[np.ndarray, np.ndarray]],
+    params: dict[str, Any],
+    fast_grid: Sequence[float],
+    careful_grid: Sequence[tuple[float, float]],
+    seed: int,
+    budget_s: float,
+    say: Progress,
+) -> tuple[dict[float, np.ndarray], dict[tuple[float, float], np.ndarray], list[str]]:
+    """Out-of-fold probabilities of every configuration, one vectoriser fit per fold.
+
+    The grid is cut after the first fold when the projected time exceeds the budget.
+    """
+    labels = sorted(set(y))
+    n = len(texts)
+    fast = {c: np.zeros((n, len(labels))) for c in fast_grid}
+    careful = {k: np.zeros((n, len(labels))) for k in (careful_grid if emb is not None else ())}
+    notes: list[str] = []
+    started = time.monotonic()
+    for k, (tr, te) in enumerate(splits):
+        features = build_pipeline(params, seed).named_steps["features"]
+        Xtr = features.fit_transform([texts[i] for i in tr])
+        Xte = features.transform([texts[i] for i in te])
+        inner = max(2, min(CV_CALIBRATION_FOLDS, int(min(np.unique(y[tr], return_counts=True)[1]))))
+        for c in list(fast):
+            fast[c][te] = _fit_proba(_calibrated(c, inner, seed), Xtr, y[tr], Xte, labels)
+        for key in list(careful):
+            c, w = key
+            assert emb is not None
+            model = _calibrated(c, inner, seed)
+            careful[key][te] = _fit_proba(model, _careful_features(Xtr, emb[tr], w), y[tr], _careful_features(Xte, emb[te], w), labels)
+        elapsed = time.monotonic() - started
+        say(f"cross-validation fold {k + 1}/{len(splits)} ({elapsed:.0f} s)")
+        if k == 0 and len(splits) > 1:
+            projected = elapsed * len(splits)
+            if projected > budget_s:
+                per_config = elapsed / max(1, len(fast) + len(careful))
+                keep = max(2, int(budget_s / len(splits) / per_config))
+                kept_fast = list(fast)[: max(1, keep // 2)]
+                kept_careful = list(careful)[: max(1, keep - len(kept_fast))] if careful else []
+                dropped = [f"fast C={c}" for c in fast if c not in kept_fast] + [f"careful C={c} w={w}" for c, w in careful if (c, w) not in kept_careful]
+                if dropped:
+                    notes.append(f"time budget {budget_s:.0f} s: left out {', '.join(dropped)}")
+                fast = {c: fast[c] for c in kept_fast}
+                careful = {key: careful[key] for key in kept_careful}
+    return fast, careful, notes
+
+
+def _fit_proba(model: CalibratedClassifierCV, X: Any, y: np.ndarray, Xte: Any, labels: list[str]) -> np.ndarray:
+    model.fit(X, y)
+    out = np.zeros((Xte.shape[0], len(labels)))
+    proba = model.predict_proba(Xte)
+    for j, c in enumerate(model.classes_):
+        out[:, labels.index(str(c))] = proba[:, j]
+    return out
+
+
+def _scores(y: np.ndarray, proba: np.ndarray, labels: list[str]) -> dict[str, float]:
+    pred = np.array(labels)[proba.argmax(axis=1)]
+    return {"accuracy": round(float(accuracy_score(y, pred)), 4), "macro_f1": round(float(f1_score(y, pred, average="macro")), 4)}
+
+
+def _combine(fast: np.ndarray, careful: np.ndarray | None, langs: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray]:
+    """The two-stage prediction: careful rows are unsure or not zh/en."""
+    if careful is None:
+        return fast, np.zeros(len(fast), dtype=bool)
+    hard = (fast.max(axis=1) < threshold) | ~np.isin(langs, ["zh", "en"])
+    return np.where(hard[:, None], careful, fast), hard
+
+
+def choose_careful_threshold(y: np.ndarray, fast: np.ndarray, careful: np.ndarray, langs: np.ndarray, labels: list[str]) -> tuple[float, dict[str, float]]:
+    """Smallest threshold within 0.002 macro-F1 of the best: the careful model costs ~50-90 ms a mail."""
+    rows = []
+    for t in CAREFUL_THRESHOLDS:
+        proba, hard = _combine(fast, careful, langs, t)
+        rows.append((t, _scores(y, proba, labels)["macro_f1"], float(hard.mean())))
+    best = max(f for _, f, _ in rows)
+    t, f1, share = next(r for r in rows if r[1] >= best - 0.002)
+    return t, {"macro_f1": f1, "careful_share": round(share, 4)}
+
+
 def train(
     examples: Sequence[Example],
     params: dict[str, Any] | None = None,
@@ -89,58 +209,214 @@ def train(
     progress: Progress | None = None,
     cv_folds: int = 5,
     extra_metadata: dict[str, Any] | None = None,
+    embeddings: str | None = None,
+    budget_s: float = 900.0,
+    search: bool = True,
 ) -> TrainResult:
-    """Fit the pipeline; choose review thresholds by cross-validation."""
+    """Choose hyperparameters and thresholds by CV, then fit on all the data given.
+
+    Model selection uses leave-one-writer-slice-out CV when the data has
+    writer slices (training_data/), else stratified CV; both figures are
+    kept in the metadata.  Without an embedding backend the fast model is
+    trained alone and the metadata says why.
+    """
     say = progress or (lambda _msg: None)
+    started = time.monotonic()
     labels = sorted({e.label for e in examples})
     if len(labels) < 2:
         raise DataError(f"need at least two labels to train, found {labels or 'none'}")
     counts = {lab: sum(1 for e in examples if e.label == lab) for lab in labels}
     texts = [e.text for e in examples]
     y = np.array([e.label for e in examples])
+    langs = np.array([e.lang for e in examples])
+    groups = np.array([e.writer or "" for e in examples])
+    ruled = rule_security(texts)
     params = {**DEFAULT_PARAMS, **(params or {})}
+    emb, backend_info, fast_only_reason = _embed(texts, embeddings, say)
     folds = min(cv_folds, min(counts.values()))
-    if min(counts.values()) < 3:
-        folds = 0  # too few examples per class to cross-validate or calibrate within folds
     cv_metrics: dict[str, Any] = {}
     thresholds = {lab: 0.0 for lab in labels}
-    if folds >= 2 and cv_folds > 0:
-        say(f"cross-validating ({folds} folds)")
-        # Calibration runs inside each CV training fold, which holds fewer examples per class.
-        inner = max(2, min(params["calibration_folds"], min(counts.values()) * (folds - 1) // folds))
-        pipe = build_pipeline({**params, "calibration_folds": inner}, seed)
-        skf = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
-        proba = cross_val_predict(pipe, texts, y, cv=skf, method="predict_proba")
-        pred = np.array(labels)[proba.argmax(axis=1)]
+    fast_c, careful_key, careful_t, security_t = float(params["C"]), None, 1.01, None
+    if folds >= 2 and cv_folds > 0 and min(counts.values()) >= 3:
+        stratified = list(StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed).split(texts, y))
+        writer = _writer_splits(y, groups)
+        selection_name, selection = ("writer_out", writer) if writer else ("stratified", stratified)
+        fast_grid = FAST_GRID if search else (fast_c,)
+        fixed = (float(params.get("careful_C", CAREFUL_GRID[0][0])), float(params.get("careful_weight", CAREFUL_GRID[0][1])))
+        careful_grid = CAREFUL_GRID if search else (fixed,)
+        say(f"model selection by {selection_name} CV ({len(selection)} folds)")
+        f_oof, c_oof, notes = _oof(texts, y, emb, selection, params, fast_grid, careful_grid, seed, budget_s, say)
+        fast_scores = {c: _scores(y, p, labels) for c, p in f_oof.items()}
+        careful_scores = {k: _scores(y, p, labels) for k, p in c_oof.items()}
+        fast_c = max(fast_scores, key=lambda c: fast_scores[c]["macro_f1"])
+        fast_p = f_oof[fast_c]
+        careful_p = None
+        if careful_scores:
+            careful_key = max(careful_scores, key=lambda k: careful_scores[k]["macro_f1"])
+            careful_p = c_oof[careful_key]
+            careful_t, _combined_info = choose_careful_threshold(y, fast_p, careful_p, langs, labels)
+        combined, hard = _combine(fast_p, careful_p, langs, careful_t)
         cv_metrics = {
-            "accuracy": float(accuracy_score(y, pred)),
-            "macro_f1": float(f1_score(y, pred, average="macro")),
-            "folds": folds,
+            "selection": selection_name,
+            "search": {
+                "fast": {f"C={c}": v for c, v in fast_scores.items()},
+                "careful": {f"C={c} w={w}": v for (c, w), v in careful_scores.items()},
+                "notes": notes,
+            },
+            selection_name: {
+                "fast": fast_scores[fast_c],
+                **({"careful": careful_scores[careful_key]} if careful_key else {}),
+                "deployed": {**_scores(y, combined, labels), "careful_share": round(float(hard.mean()), 4), "folds": len(selection)},
+            },
         }
         if "security" in labels:
-            thresholds, recall, review_rate = choose_thresholds(y, proba, labels)
-            cv_metrics.update({"security_recall_with_review": recall, "review_rate": review_rate})
+            security_t, thresholds, sec_info = choose_security(y, combined, labels, ruled=ruled)
+            cv_metrics[selection_name]["security"] = sec_info
+        if selection_name == "writer_out":
+            say("stratified CV of the chosen models")
+            f2, c2, _ = _oof(texts, y, emb, stratified, params, (fast_c,), [careful_key] if careful_key else [], seed, float("inf"), say)
+            comb2, hard2 = _combine(f2[fast_c], c2[careful_key] if careful_key else None, langs, careful_t)
+            cv_metrics["stratified"] = {
+                "fast": _scores(y, f2[fast_c], labels),
+                **({"careful": _scores(y, c2[careful_key], labels)} if careful_key else {}),
+                "deployed": {**_scores(y, comb2, labels), "careful_share": round(float(hard2.mean()), 4), "folds": len(stratified)},
+            }
+            if "security" in labels:
+                cv_metrics["stratified"]["security"] = security_cost(y, comb2, labels, security_t, thresholds, ruled)
+        # Flat figures kept for older readers of the metadata (status, promote).
+        chosen = cv_metrics[selection_name]["deployed"]
+        cv_metrics.update({"accuracy": chosen["accuracy"], "macro_f1": chosen["macro_f1"], "folds": len(selection)})
+        if "security" in cv_metrics[selection_name]:
+            s = cv_metrics[selection_name]["security"]
+            cv_metrics.update({"security_recall_with_review": s["recall_with_review"], "review_rate": s["review_rate"]})
     say(f"fitting on {len(examples)} examples")
-    pipe = build_pipeline({**params, "calibration_folds": min(params["calibration_folds"], min(counts.values()))}, seed)
+    final_params = {**params, "C": fast_c, "calibration_folds": min(params["calibration_folds"], min(counts.values()))}
+    if careful_key is not None:
+        final_params.update({"careful_C": careful_key[0], "careful_weight": careful_key[1]})
+    pipe = build_pipeline(final_params, seed)
     pipe.fit(texts, y)
+    careful_model = None
+    if emb is not None and careful_key is not None:
+        from router import embeddings as emb_mod
+        from router.classify import CarefulModel
+
+        c, w = careful_key
+        X = _careful_features(pipe.named_steps["features"].transform(texts), emb, w)
+        model = _calibrated(c, final_params["calibration_folds"], seed).fit(X, y)
+        careful_model = CarefulModel(classifier=model, weight=w, embedder=emb_mod.backend(backend_info["backend"]))
+    elif emb is not None and fast_only_reason is None:
+        fast_only_reason = "too few examples per label to choose the careful model by cross-validation"
     metadata = {
         "format": MODEL_FORMAT,
+        "model": "careful" if careful_model else "fast",
         "labels": labels,
         "label_counts": counts,
         "n_examples": len(examples),
         "languages": _lang_counts(examples),
+        "writers": sorted(set(groups) - {""}),
         "sklearn_version": sklearn.__version__,
         "training_data_hash": data_hash(examples),
-        "params": {k: list(v) if isinstance(v, tuple) else v for k, v in params.items()},
+        "params": {k: list(v) if isinstance(v, tuple) else v for k, v in final_params.items()},
         "seed": seed,
         "thresholds": thresholds,
+        "security_threshold": security_t,
         "security_recall_target": SECURITY_RECALL_TARGET if "security" in labels else None,
+        "careful_threshold": careful_t if careful_model else None,
+        "careful_params": {"C": careful_key[0], "weight": careful_key[1]} if careful_model and careful_key else None,
+        "embeddings": backend_info if careful_model else None,
+        "fast_only_reason": None if careful_model else fast_only_reason,
         "cv_metrics": cv_metrics,
-        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "training_seconds": round(time.monotonic() - started, 1),
+        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     }
     metadata.update(extra_metadata or {})
     metadata["version"] = model_version(pipe, metadata)
-    return TrainResult(Classifier(pipeline=pipe, metadata=metadata), cv_metrics)
+    return TrainResult(Classifier(pipeline=pipe, metadata=metadata, careful=careful_model), cv_metrics)
+
+
+def _embed(texts: list[str], spec: str | None, say: Progress) -> tuple[np.ndarray | None, dict[str, str], str | None]:
+    """Cached embeddings of every text, or None and the reason the fast model is alone."""
+    if not spec:
+        return None, {}, "no embedding backend configured (--embeddings none)"
+    from router import embeddings
+
+    try:
+        inner = embeddings.backend(spec)
+    except embeddings.EmbeddingUnavailable as exc:
+        return None, {}, str(exc)
+    cache = embeddings.CachedEmbedder(inner)
+    say(f"embedding {len(texts)} texts with {inner.version} (cached in {cache.path})")
+    return cache.embed(texts), {"backend": inner.spec, "version": inner.version}, None
+
+
+def rule_security(texts: Sequence[str]) -> np.ndarray:
+    """Which model texts the daemon calls security by rule, before any model.
+
+    The compromise lexicon (SPEC 2: any sign of compromise is security) runs
+    ahead of the model in the daemon, so a security mail it catches is caught
+    whatever the model says: the security threshold only has to reach the
+    recall target on the rest, instead of flooding the security team with
+    general mail to catch what the rules already catch.
+    """
+    return np.array([compromise.find(t.lower()) is not None for t in texts], dtype=bool)
+
+
+def choose_security(y: np.ndarray, proba: np.ndarray, labels: list[str], target: float = SECURITY_RECALL_TARGET,
+                    ruled: np.ndarray | None = None) -> tuple[float, dict[str, float], dict[str, Any]]:
+    """Threshold on P(security) plus review thresholds, cheapest in non-security mail.
+
+    Above the security threshold a mail is security whatever its subject
+    type.  A security mail counts as caught when it is called security or
+    goes to review.  Every candidate threshold (quantiles of P(security) on
+    the security mails) gets the review thresholds that reach the target
+    (choose_thresholds); the pair that sends the fewest non-security mails
+    to security or review wins.
+    """
+    sec = labels.index("security")
+    p_sec = proba[:, sec]
+    is_sec = (y == "security") & (~ruled if ruled is not None else True)
+    cands = sorted(set(np.round(np.quantile(p_sec[is_sec], np.linspace(0.0, 0.3, 31)), 4)) | {0.5}) if is_sec.any() else [0.5]
+    best: tuple[int, float, dict[str, float]] | None = None
+    for t in cands:
+        thresholds, _recall, _rate = choose_thresholds(y, proba, labels, target, security_threshold=float(t), ruled=ruled)
+        cost = security_cost(y, proba, labels, float(t), thresholds, ruled)
+        key = cost["non_security_to_security"] + cost["non_security_to_review"]
+        if cost["recall_with_review"] >= target and (best is None or key < best[0]):
+            best = (key, float(t), thresholds)
+    if best is None:
+        t = float(cands[0])
+        thresholds, _r, _x = choose_thresholds(y, proba, labels, target, security_threshold=t, ruled=ruled)
+        best = (0, t, thresholds)
+    _, t, thresholds = best
+    return t, thresholds, {"threshold": t, **security_cost(y, proba, labels, t, thresholds, ruled)}
+
+
+def _decided(proba: np.ndarray, labels: list[str], security_threshold: float | None) -> tuple[np.ndarray, np.ndarray]:
+    """(predicted label, its probability) with the security override applied."""
+    pred_idx = proba.argmax(axis=1)
+    if security_threshold is not None and "security" in labels:
+        sec = labels.index("security")
+        pred_idx = np.where(proba[:, sec] >= security_threshold, sec, pred_idx)
+    return np.array(labels)[pred_idx], proba[np.arange(len(proba)), pred_idx]
+
+
+def security_cost(y: np.ndarray, proba: np.ndarray, labels: list[str], security_threshold: float | None, thresholds: dict[str, float],
+                  ruled: np.ndarray | None = None) -> dict[str, Any]:
+    """Security recall counting review (and the compromise rules), and what it costs in other mail."""
+    pred, conf = _decided(proba, labels, security_threshold)
+    if ruled is not None:
+        pred = np.where(ruled, "security", pred)
+    review = np.array([p != "security" and c < thresholds.get(p, 0.0) for p, c in zip(pred, conf)], dtype=bool)
+    is_sec = y == "security"
+    caught = is_sec & ((pred == "security") | review)
+    return {
+        "recall_with_review": round(float(caught.sum() / max(1, is_sec.sum())), 4),
+        "recall_without_review": round(float((is_sec & (pred == "security")).sum() / max(1, is_sec.sum())), 4),
+        "non_security_to_security": int((~is_sec & (pred == "security")).sum()),
+        "non_security_to_review": int((~is_sec & review).sum()),
+        "non_security": int((~is_sec).sum()),
+        "review_rate": round(float(review.mean()), 4),
+    }
 
 
 def model_version(pipe: Pipeline, metadata: dict[str, Any]) -> str:
@@ -153,7 +429,8 @@ def model_version(pipe: Pipeline, metadata: dict[str, Any]) -> str:
 
 
 def choose_thresholds(
-    y: np.ndarray, proba: np.ndarray, labels: list[str], target: float = SECURITY_RECALL_TARGET
+    y: np.ndarray, proba: np.ndarray, labels: list[str], target: float = SECURITY_RECALL_TARGET,
+    security_threshold: float | None = None, ruled: np.ndarray | None = None,
 ) -> tuple[dict[str, float], float, float]:
     """Per-class review thresholds keeping security recall >= target.
 
@@ -163,8 +440,9 @@ def choose_thresholds(
     each step taking the class where catching one more missed security
     message sends the fewest other messages to review.
     """
-    conf = proba.max(axis=1)
-    pred = np.array(labels)[proba.argmax(axis=1)]
+    pred, conf = _decided(proba, labels, security_threshold)
+    if ruled is not None:  # called security by a rule before the model: caught
+        pred = np.where(ruled, "security", pred)
     is_sec = y == "security"
     total = int(is_sec.sum())
     thresholds = {lab: 0.0 for lab in labels}
