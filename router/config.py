@@ -56,6 +56,7 @@ class ImapSettings(ServerSettings):
     idle_renew_seconds: int = 1740
     poll_interval_seconds: float = 60
     move_fallback_keyword: str = "$RouterDone"
+    once_retries: int = 4
 
 
 @dataclass(frozen=True)
@@ -287,6 +288,7 @@ def _build(d: dict[str, Any], base: Path, source: Path | None) -> Settings:
         idle_renew_seconds=imap_r.int("idle_renew_seconds", 10, 1740),
         poll_interval_seconds=imap_r.num("poll_interval_seconds", 0.1),
         move_fallback_keyword=imap_r.str("move_fallback_keyword"),
+        once_retries=imap_r.int("once_retries", 0, 100),
     )
     smtp_r = _Reader(d["smtp"], "smtp", base)
     smtp = SmtpSettings(

@@ -20,6 +20,8 @@ LATENCY = Histogram("router_processing_seconds", "Time to handle one message", r
                     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
 SMTP_ERRORS = Counter("router_smtp_errors_total", "SMTP failures", ["kind"], registry=REGISTRY)
 IMAP_ERRORS = Counter("router_imap_errors_total", "IMAP connection or protocol failures", registry=REGISTRY)
+IMAP_CONNECT_FAILURES = Counter("router_imap_connect_failures_total", "Failed attempts to connect and log in to IMAP", registry=REGISTRY)
+IMAP_CONNECTED = Gauge("router_imap_connected", "1 while an IMAP session is up, 0 while reconnecting", registry=REGISTRY)
 BACKLOG = Gauge("router_backlog_messages", "Messages waiting in the mailbox at the last poll", registry=REGISTRY)
 LAST_POLL = Gauge("router_last_successful_poll_timestamp_seconds", "Unix time of the last successful poll", registry=REGISTRY)
 MODEL = Gauge("router_model_info", "The model in use (value 1)", ["version"], registry=REGISTRY)
@@ -34,8 +36,10 @@ class _Handler(BaseHTTPRequestHandler):
         elif self.path.startswith("/healthz"):
             last = LAST_POLL._value.get()  # noqa: SLF001 - the gauge's own value
             age = time.time() - last if last else float("inf")
-            ok = age <= self.max_age
-            body = (f"ok: mailbox reached {age:.0f}s ago\n" if ok else f"unhealthy: mailbox not reached for {age:.0f}s\n").encode()
+            connected = bool(IMAP_CONNECTED._value.get())  # noqa: SLF001
+            ok = age <= self.max_age and connected
+            body = (f"ok: mailbox reached {age:.0f}s ago\n" if ok else
+                    f"unhealthy: mailbox not reached for {age:.0f}s{'' if connected else ' (reconnecting)'}\n").encode()
             code, ctype = (200 if ok else 503), "text/plain; charset=utf-8"
         else:
             body, code, ctype = b"not found\n", 404, "text/plain"

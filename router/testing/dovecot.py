@@ -45,15 +45,12 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Literal
+from typing import Literal, Self
 
 from imapclient import IMAPClient
 
 from router.testing.procs import (
     LOOPBACK,
-    logical_to_server,
-    server_to_logical,
-    _Child,
     _first_existing_user,
     _first_untraversable,
     _read_from,
@@ -61,6 +58,8 @@ from router.testing.procs import (
     _signal,
     _tail,
     free_port,
+    logical_to_server,
+    server_to_logical,
 )
 
 log = logging.getLogger(__name__)
@@ -292,7 +291,7 @@ class Dovecot:
 
     # -- lifecycle ------------------------------------------------------
 
-    def __enter__(self) -> Dovecot:
+    def __enter__(self) -> Self:
         self.start()
         return self
 

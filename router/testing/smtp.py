@@ -8,7 +8,7 @@ import threading
 import time
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
 from router.testing.procs import LOOPBACK
 
@@ -126,7 +126,7 @@ class SmtpSink:
         with self._cond:
             return list(self._messages)
 
-    def __enter__(self) -> SmtpSink:
+    def __enter__(self) -> Self:
         self.start()
         return self
 
