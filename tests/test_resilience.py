@@ -179,7 +179,9 @@ MAX_STARTS = 45      # give up killing after this many starts and let the final 
 
 
 @pytest.mark.slow
-def test_sigkill_at_random_moments_loses_nothing_and_acts_once(tmp_path: Path, dovecot: Dovecot, smtp_sink: SmtpSink) -> None:
+@pytest.mark.parametrize("layout", ["fs", "maildir++"])
+def test_sigkill_at_random_moments_loses_nothing_and_acts_once(tmp_path: Path, dovecot_factory: Any, smtp_sink: SmtpSink, layout: str) -> None:
+    dovecot: Dovecot = dovecot_factory(layout=layout)
     raws = mixed_backlog(250)
     ids = [message_id(r) for r in raws]
     raw_by_id = dict(zip(ids, raws))
