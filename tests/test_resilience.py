@@ -179,9 +179,10 @@ MAX_STARTS = 45      # give up killing after this many starts and let the final 
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("layout", ["fs", "maildir++"])
-def test_sigkill_at_random_moments_loses_nothing_and_acts_once(tmp_path: Path, dovecot_factory: Any, smtp_sink: SmtpSink, layout: str) -> None:
-    dovecot: Dovecot = dovecot_factory(layout=layout)
+@pytest.mark.parametrize("variant", ["dovecot-fs", "dovecot-maildir++", "cyrus"])
+def test_sigkill_at_random_moments_loses_nothing_and_acts_once(tmp_path: Path, dovecot_factory: Any, cyrus_factory: Any,
+                                                                smtp_sink: SmtpSink, variant: str) -> None:
+    dovecot: Dovecot = cyrus_factory() if variant == "cyrus" else dovecot_factory(layout=variant.removeprefix("dovecot-"))
     raws = mixed_backlog(250)
     ids = [message_id(r) for r in raws]
     raw_by_id = dict(zip(ids, raws))

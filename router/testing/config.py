@@ -37,7 +37,7 @@ def router_config(
     `sections` override or add keys, e.g. imap={"poll_interval_seconds": 5};
     the model and training data default to the checkout's.
     """
-    repo = Path(__file__).resolve().parents[1]
+    repo = Path(__file__).resolve().parents[2]
     base: dict[str, dict[str, Any]] = {
         "imap": {"host": dovecot.host, "port": dovecot.port, "security": "none", "username": dovecot.user,
                  "password_env": password_env},
