@@ -18,8 +18,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from daemonkit import (REPO, env_for, forwards, mailbox_ids, make_mail, router_cmd, run_once, start_daemon, stop_daemon,
-                       wait_until, write_config)
+from daemonkit import (
+    REPO,
+    env_for,
+    forwards,
+    mailbox_ids,
+    make_mail,
+    router_cmd,
+    run_once,
+    start_daemon,
+    stop_daemon,
+    wait_until,
+    write_config,
+)
+
 from router.testing import Dovecot, SmtpSink, free_port
 from router.testing.cyrus import Cyrus
 

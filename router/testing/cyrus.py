@@ -29,7 +29,14 @@ from typing import Self
 from imapclient import IMAPClient
 
 from router.testing.imap import ImapHelpers
-from router.testing.procs import LOOPBACK, _first_untraversable, _session_members, _signal, _tail, free_port
+from router.testing.procs import (
+    LOOPBACK,
+    _first_untraversable,
+    _session_members,
+    _signal,
+    _tail,
+    free_port,
+)
 
 log = logging.getLogger(__name__)
 

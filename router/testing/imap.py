@@ -9,18 +9,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import Protocol
 
 from imapclient import IMAPClient
 
 from router.testing.procs import logical_to_server, server_to_logical
-
-
-class _HasClient(Protocol):
-    prefix: str
-    separator: str
-
-    def client(self) -> IMAPClient: ...
 
 
 class ImapHelpers:
