@@ -225,7 +225,7 @@ def test_the_daemon_keeps_retrying_and_reports_unhealthy(tmp_path: Path, dovecot
 def test_check_config_connect_reports_what_the_daemon_uses(tmp_path: Path, dovecot_factory: Callable[..., Dovecot], smtp_sink: SmtpSink) -> None:
     server = dovecot_factory(layout="inbox-prefix")
     cfg = write_config(tmp_path, server, smtp_sink, folders={"quarantine": "\\Junk"})
-    ok = subprocess.run(router_cmd(cfg, "check-config", "--connect"), env=env_for(server), capture_output=True, text=True, timeout=60)
+    ok = subprocess.run(router_cmd(cfg, "check-config", "--connect"), env=env_for(server), capture_output=True, text=True, timeout=60, check=False)
     assert ok.returncode == 0, ok.stdout + ok.stderr
     out = ok.stdout
     assert "greeting: * OK" in out or "greeting: " in out
@@ -237,6 +237,6 @@ def test_check_config_connect_reports_what_the_daemon_uses(tmp_path: Path, dovec
     assert "Routed/Security" not in server.folders()
 
     bad = write_config(tmp_path, server, smtp_sink, smtp={"port": free_port()}, folders={"general": "Routed/v1.0"})
-    fail = subprocess.run(router_cmd(bad, "check-config", "--connect"), env=env_for(server), capture_output=True, text=True, timeout=60)
+    fail = subprocess.run(router_cmd(bad, "check-config", "--connect"), env=env_for(server), capture_output=True, text=True, timeout=60, check=False)
     assert fail.returncode == 1, fail.stdout + fail.stderr
     assert "FAIL folders.general" in fail.stdout and "FAIL smtp" in fail.stdout, fail.stdout
