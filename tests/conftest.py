@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from router.testing import Dovecot, SmtpSink
+from router.testing.courier import Courier
 from router.testing.cyrus import Cyrus
 
 
@@ -73,6 +74,26 @@ def cyrus_factory(tmp_path: Path) -> Iterator[Callable[..., Cyrus]]:
         server.stop()
         if server.log_file.exists():
             shutil.copy(server.log_file, tmp_path / f"cyrus-{index}.log")
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture
+def courier_factory(tmp_path: Path) -> Iterator[Callable[..., Courier]]:
+    """Start Courier-IMAP servers (Debian's build in a private mount namespace); stopped at teardown."""
+    started: list[tuple[Courier, Path]] = []
+
+    def make(**kwargs: Any) -> Courier:
+        base = Path(tempfile.mkdtemp(prefix="co", dir="/tmp"))
+        server = Courier(base, **kwargs)
+        started.append((server, base))
+        server.start()
+        return server
+
+    yield make
+    for index, (server, base) in enumerate(started):
+        server.stop()
+        if server.log_file.exists():
+            shutil.copy(server.log_file, tmp_path / f"courier-{index}.log")
         shutil.rmtree(base, ignore_errors=True)
 
 

@@ -125,7 +125,8 @@ class Cyrus(ImapHelpers):
         try:
             self._prepare()
             env = {**os.environ, "LD_LIBRARY_PATH": str(self.root / "usr" / "lib" / "x86_64-linux-gnu")}
-            argv = [str(master), "-C", str(self.base_dir / "imapd.conf"), "-M", str(self.base_dir / "cyrus.conf"), "-D"]
+            argv = [str(master), "-C", str(self.base_dir / "imapd.conf"), "-M", str(self.base_dir / "cyrus.conf"),
+                    "-p", str(self.base_dir / "master.pid"), "-D"]
             setpriv = shutil.which("setpriv")
             if setpriv is not None:
                 argv = [setpriv, "--pdeathsig", "TERM", "--", *argv]
@@ -191,7 +192,6 @@ class Cyrus(ImapHelpers):
             f"lmtpsocket: {base / 'sock' / 'lmtp'}",
             f"idlesocket: {base / 'sock' / 'idle'}",
             f"notifysocket: {base / 'sock' / 'notify'}",
-            f"master_pid_file: {base / 'master.pid'}",
             "syslog_prefix: cyrus-sandbox",
             "",
         ]))

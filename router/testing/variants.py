@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from router.testing.courier import Courier
 from router.testing.cyrus import Cyrus
 from router.testing.dovecot import Dovecot
 
@@ -14,13 +15,16 @@ SERVERS: dict[str, dict[str, Any]] = {
     "inbox-prefix": {"layout": "inbox-prefix"},
     "minimal": {"layout": "maildir++", "minimal_capabilities": True},
     "cyrus": {},
+    "courier": {},
 }
 
 
-def make_server(kind: str, base_dir: Path) -> Dovecot | Cyrus:
+def make_server(kind: str, base_dir: Path) -> Dovecot | Cyrus | Courier:
     """An unstarted server of the named variant (use it as a context manager)."""
     if kind not in SERVERS:
         raise ValueError(f"unknown server {kind!r}; choose one of {', '.join(SERVERS)}")
     if kind == "cyrus":
         return Cyrus(base_dir)
+    if kind == "courier":
+        return Courier(base_dir)
     return Dovecot(base_dir, **SERVERS[kind])
