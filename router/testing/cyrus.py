@@ -7,6 +7,8 @@ apt-installs only their libraries.  The binaries are run from there; every path
 they need is given on the command line (``-C imapd.conf``, ``-M cyrus.conf``),
 so nothing under /etc or /var is read or written.
 
+``idled`` is started (Debian's cyrus.conf has it commented out, which turns
+IDLE into a 60-second poll: docs/operations.md tells operators to enable it).
 The configuration is Debian's namespace: ``unixhierarchysep: no`` and
 ``altnamespace: no``, i.e. personal folders under ``INBOX.`` with ``.`` as
 separator.  Passwords live in a private sasldb (``saslpasswd2 -f``); an admin
@@ -168,7 +170,8 @@ class Cyrus(ImapHelpers):
     # -- internals -------------------------------------------------------------
     def _prepare(self) -> None:
         base = self.base_dir
-        for sub in ("conf", "spool", "sock"):
+        # conf/socket: imapd binds its IDLE client sockets there (Cyrus 3.x).
+        for sub in ("conf", "conf/socket", "spool", "sock"):
             (base / sub).mkdir(parents=True, exist_ok=True)
         if self._port is None:
             self._port = free_port()
@@ -198,6 +201,9 @@ class Cyrus(ImapHelpers):
         (base / "cyrus.conf").write_text("\n".join([
             "START {",
             f'  recover cmd="{bin_dir / "ctl_cyrusdb"} -C {conf} -r"',
+            # Debian ships idled commented out; without it imapd re-checks an
+            # IDLEing mailbox only every imapidlepoll (60 s) and push is gone.
+            f'  idled cmd="{bin_dir / "idled"} -C {conf}"',
             "}",
             "SERVICES {",
             f'  imap cmd="{bin_dir / "imapd"} -C {conf}" listen="{LOOPBACK}:{self._port}" prefork=0',
