@@ -44,6 +44,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from mix import REPO, build  # noqa: E402
 
 from router.testing import SmtpSink, router_config  # noqa: E402
+from router.testing.courier import Courier  # noqa: E402
 from router.testing.cyrus import Cyrus  # noqa: E402
 from router.testing.dovecot import Dovecot  # noqa: E402
 from router.testing.variants import SERVERS, make_server  # noqa: E402
@@ -68,7 +69,7 @@ def unique_backlog(n: int) -> list[bytes]:
     return out
 
 
-def bare_drain(dovecot: Dovecot | Cyrus, folder: str, per_message_move: bool) -> tuple[int, float]:
+def bare_drain(dovecot: Dovecot | Cyrus | Courier, folder: str, per_message_move: bool) -> tuple[int, float]:
     """(messages, seconds) to FETCH BODY.PEEK[] in batches and MOVE everything out of `folder`."""
     done = dovecot.server_name("Bench/Done")
     with dovecot.client(timeout=60) as c:

@@ -36,7 +36,14 @@ from typing import Self
 from imapclient import IMAPClient
 
 from router.testing.imap import ImapHelpers
-from router.testing.procs import LOOPBACK, _first_untraversable, _session_members, _signal, _tail, free_port
+from router.testing.procs import (
+    LOOPBACK,
+    _first_untraversable,
+    _session_members,
+    _signal,
+    _tail,
+    free_port,
+)
 
 log = logging.getLogger(__name__)
 
@@ -207,8 +214,8 @@ class Courier(ImapHelpers):
             ". /etc/courier/imapd",
             f'IMAP_CAPABILITY="{_CAPABILITY}"',
             "set +a",
-            f"exec {root / 'usr/sbin/couriertcpd'} -address={LOOPBACK} -maxprocs=40 -maxperip=40 -nodnslookup -noidentlookup "
-            f"{self._port} {root / 'usr/lib/courier/courier/imaplogin'} {root / 'usr/bin/imapd'} Maildir",
+            (f"exec {root / 'usr/sbin/couriertcpd'} -address={LOOPBACK} -maxprocs=40 -maxperip=40 -nodnslookup -noidentlookup "
+             f"{self._port} {root / 'usr/lib/courier/courier/imaplogin'} {root / 'usr/bin/imapd'} Maildir"),
             "",
         ]))
         os.chmod(base, 0o755)
