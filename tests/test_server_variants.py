@@ -245,3 +245,13 @@ def test_check_config_connect_reports_what_the_daemon_uses(tmp_path: Path, dovec
     fail = subprocess.run(router_cmd(bad, "check-config", "--connect"), env=env_for(server), capture_output=True, text=True, timeout=60, check=False)
     assert fail.returncode == 1, fail.stdout + fail.stderr
     assert "FAIL folders.general" in fail.stdout and "FAIL smtp" in fail.stdout, fail.stdout
+
+
+def test_a_mailbox_the_server_cannot_select_exits_1_naming_it(tmp_path: Path, dovecot_factory: Callable[..., Dovecot], smtp_sink: SmtpSink) -> None:
+    server = dovecot_factory(layout="inbox-prefix")
+    cfg = write_config(tmp_path, server, smtp_sink, imap={"folder": "Support/Missing"})
+    proc = run_once(cfg, server, timeout=60)
+    assert proc.returncode == 1, proc.stderr[-1500:]
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith("router: error: folder 'Support/Missing': the server refused to select 'INBOX.Support.Missing':"), last
+    assert "reconnecting" not in proc.stderr
