@@ -154,7 +154,10 @@ class Dovecot:
         client-side). ``minimal_capabilities`` advertises no MOVE, UIDPLUS,
         IDLE or CONDSTORE (``imap_capability`` replaces the whole built-in
         list). ``auth_config``, when given, replaces the generated
-        passdb/userdb sections verbatim (e.g. ``passdb { driver = oauth2 ...}``).
+        passdb/userdb sections verbatim (e.g. ``passdb { driver = oauth2 ...}``;
+        later global settings such as ``auth_mechanisms`` in it override the
+        generated ones); start() then only awaits the greeting, since a
+        password login is not available to probe with.
         ``mail_user`` is
         the account owning the maildir when running as root (default
         ``nobody``); ignored otherwise. Ports default to free ones picked at
@@ -728,6 +731,10 @@ class Dovecot:
             self._raise_if_exited()
             try:
                 self._await_greeting(deadline)
+                if self.auth_config is not None:
+                    # Custom auth (e.g. passdb oauth2): this object cannot log
+                    # in with a password, so a greeting is all it can await.
+                    return
                 with self.client(timeout=max(0.5, deadline - time.monotonic())) as c:
                     c.select_folder("INBOX")
                 if self.ssl:
