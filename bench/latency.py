@@ -29,7 +29,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from mix import REPO, build  # noqa: E402
 
-from router.testing import Dovecot, SmtpSink, router_config  # noqa: E402
+from router.testing import SmtpSink, router_config  # noqa: E402
+from router.testing.variants import SERVERS, make_server  # noqa: E402
 
 PASSWORD_ENV = "ROUTER_BENCH_IMAP_PASSWORD"
 POLL = 3600  # no scheduled poll during the run
@@ -48,9 +49,12 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=50, help="messages (default 50)")
     ap.add_argument("--gap", type=float, default=0.3, help="seconds between APPENDs (default 0.3)")
+    ap.add_argument("--server", choices=list(SERVERS), default="fs",
+                    help="IMAP server variant: Dovecot fs (default), maildir++, inbox-prefix, minimal (no MOVE/UIDPLUS/IDLE/CONDSTORE) or cyrus")
     ap.add_argument("--model", type=Path, default=REPO / "models" / "current.joblib", help="model file (default: the shipped one)")
     ap.add_argument("--keep", action="store_true", help="keep the temp dir (maildir, state, router.log)")
     args = ap.parse_args()
+    print(f"server: {args.server}")
     print(f"model {args.model}" if args.model.exists() else f"NO MODEL: {args.model} is missing; running on subject types and rules")
 
     # Generated customer mail only (every 20th message of the mix is a sample,
@@ -60,7 +64,7 @@ def main() -> int:
     base.chmod(0o755)  # Dovecot reads the maildir as an unprivileged user when run as root
     proc: subprocess.Popen[bytes] | None = None
     try:
-        with Dovecot(base / "imap") as dovecot, SmtpSink() as sink:
+        with make_server(args.server, base / "imap") as dovecot, SmtpSink() as sink:
             cfg = base / "config.toml"
             router_config(cfg, dovecot, sink, base / "state", PASSWORD_ENV, model={"path": str(args.model)}, imap={"poll_interval_seconds": POLL})
             log = base / "router.log"

@@ -61,6 +61,7 @@ class ImapSettings(ServerSettings):
     idle_renew_seconds: int = 1740
     poll_interval_seconds: float = 60
     move_fallback_keyword: str = "$RouterDone"
+    once_retries: int = 4
 
 
 @dataclass(frozen=True)
@@ -312,6 +313,7 @@ def _build(d: dict[str, Any], base: Path, source: Path | None) -> Settings:
         idle_renew_seconds=imap_r.integer("idle_renew_seconds", 10, 1740),
         poll_interval_seconds=imap_r.num("poll_interval_seconds", 0.1),
         move_fallback_keyword=imap_r.text("move_fallback_keyword"),
+        once_retries=imap_r.integer("once_retries", 0, 100),
     )
     smtp_r = _Reader(d["smtp"], "smtp", base)
     smtp = SmtpSettings(

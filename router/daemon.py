@@ -3,7 +3,11 @@
 IDLE (RFC 2177) is used as a wake-up where the server offers it; APScheduler
 polls on an interval as the fallback and safety net (and to retry deferred
 messages).  Connection errors are met with reconnects and exponential
-backoff.  SIGTERM finishes the message in hand and exits 0; SIGHUP reloads
+backoff: forever for the long-running daemon (with /healthz unhealthy and
+router_imap_connect_failures_total counting), at most `[imap] once_retries`
+times for `run --once`, which then ends with EX_TEMPFAIL (75, sysexits.h) so
+a cron job or CI step always finishes.  A folder the server refuses at start
+is a configuration error (exit 1), never a retry loop.  SIGTERM finishes the message in hand and exits 0; SIGHUP reloads
 the configuration between batches.  An exclusive lock keeps two daemons off
 one mailbox.
 """
@@ -23,7 +27,7 @@ from router import classify, config, metrics
 from router.act.outbox import Outbox
 from router.config import Settings
 from router.errors import LoginError, MailboxError, RouterError
-from router.mailbox import CONNECTION_ERRORS, Mailbox, Refused
+from router.mailbox import CONNECTION_ERRORS, Mailbox
 from router.runner import Runner, mailbox_key
 from router.state import State
 
@@ -31,6 +35,11 @@ _RETRIED_ERRORS: tuple[type[Exception], ...] = (MailboxError, *CONNECTION_ERRORS
 log = logging.getLogger(__name__)
 
 ONCE_MAX_WAIT = 60.0  # --once waits this long at most for deferred retries
+EX_TEMPFAIL = 75  # sysexits.h: "temporary failure, the user is invited to retry"
+
+
+class ServerUnavailable(MailboxError):
+    """`run --once` gave up after its bounded reconnects; exit EX_TEMPFAIL."""
 
 
 class Daemon:
@@ -98,6 +107,7 @@ class Daemon:
 
     def _loop(self, once: bool) -> None:
         backoff = 1.0
+        failures = 0
         full = True
         once_deadline: float | None = None
         while not self.stop.is_set():
@@ -109,6 +119,7 @@ class Daemon:
                 result = self.runner.drain(mb, above=last)
                 metrics.LAST_POLL.set(time.time())
                 backoff = 1.0
+                failures = 0
                 if result.handled:
                     log.info("drained", extra={"handled": result.handled, "deferred": result.deferred, "by_route": result.by_route})
                 if once:
@@ -132,7 +143,16 @@ class Daemon:
                 if isinstance(exc, LoginError) and not self._ever_connected:
                     raise  # wrong credentials at start: fail now with the reason instead of spinning
                 metrics.IMAP_ERRORS.inc()
-                log.warning("mailbox connection problem; reconnecting", extra={"error": str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__, "retry_in_s": backoff})
+                metrics.IMAP_CONNECTED.set(0)
+                reason = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+                if self.mailbox is None:
+                    metrics.IMAP_CONNECT_FAILURES.inc()
+                failures += 1
+                if once and failures > self.settings.imap.once_retries:
+                    self._disconnect()
+                    raise ServerUnavailable(f"IMAP server {self.settings.imap.host}:{self.settings.imap.port} still failing "
+                                            f"after {failures} attempts: {reason}") from None
+                log.warning("mailbox connection problem; reconnecting", extra={"error": reason, "retry_in_s": backoff})
                 self._disconnect()
                 self.stop.wait(backoff)
                 backoff = min(backoff * 2, 60.0)
@@ -173,13 +193,15 @@ class Daemon:
             mb = Mailbox(self.settings.imap)
             mb.connect()
             self._ever_connected = True
-            for folder in sorted(set(self.settings.folders.values())):
-                if folder == self.settings.folders.get("corrections"):
-                    continue
-                try:
-                    mb.ensure_folder(folder)
-                except Refused as exc:  # messages bound there will be set aside with the reason
-                    log.error("cannot create folder", extra={"error": str(exc)})
+            try:
+                for folder in sorted(set(self.settings.folders.values())):
+                    if folder == self.settings.folders.get("corrections"):
+                        continue  # only its per-category children hold mail
+                    mb.check_folder(folder)  # FolderError: a config error, exit 1
+            except BaseException:
+                mb.close()
+                raise
+            metrics.IMAP_CONNECTED.set(1)
             self.mailbox = mb
         return self.mailbox
 

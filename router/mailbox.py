@@ -8,7 +8,17 @@ Why these choices (RFC 3501 / 9051 unless noted):
   (RFC 2177) is only a wake-up, re-issued well within the 29-minute limit.
 - Filing uses MOVE (RFC 6851) where offered, else COPY + UID EXPUNGE (UIDPLUS,
   RFC 4315), else COPY and a keyword flag that later searches exclude (a plain
-  EXPUNGE could remove other clients' deleted mail).
+  EXPUNGE could remove other clients' deleted mail).  Capabilities are read
+  from the server after login, never assumed.
+- Folder names in the configuration are logical paths written with "/"
+  (`Routed/Security`, `已处理/安全`).  The server's own name is the personal
+  namespace prefix (NAMESPACE, RFC 2342; without it the delimiter from
+  `LIST "" ""`, RFC 3501 section 6.3.8) plus the segments joined by the server's
+  hierarchy delimiter: `INBOX.Routed.Security` on Courier or Cyrus,
+  `Routed.Security` on a stock Dovecot Maildir++.  imapclient applies modified
+  UTF-7 (RFC 3501 section 5.1.3).  A logical name starting with a backslash
+  (`\\Junk`) names the folder the server flags with that SPECIAL-USE attribute
+  (RFC 6154).
 """
 
 from __future__ import annotations
@@ -23,10 +33,18 @@ from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientAbortError, IMAPClientError
 
 from router.config import ImapSettings
-from router.errors import LoginError, MailboxError
+from router.errors import ConfigError, LoginError, MailboxError
 from router.oauth.sasl import imap_login
 
 log = logging.getLogger(__name__)
+
+
+class FolderError(ConfigError):
+    """A configured folder cannot be used on this server: its name contains the
+    server's delimiter, or the server refused to create or select it at start.
+
+    A configuration problem, not a lost connection: retrying cannot fix it.
+    """
 
 
 class Refused(MailboxError):
@@ -55,7 +73,11 @@ class Mailbox:
         self.uidvalidity = 0
         self.uidnext = 0  # UIDNEXT at the last SELECT (0: the server did not say)
         self.capabilities: frozenset[str] = frozenset()
+        self.greeting = ""
+        self.prefix = ""  # personal namespace prefix, e.g. "INBOX."
+        self.delimiter = "/"  # the server's hierarchy delimiter
         self._folders: set[str] = set()
+        self._special: dict[str, str] = {}
 
     # -- connection -------------------------------------------------------
     def connect(self) -> None:
@@ -69,19 +91,99 @@ class Mailbox:
             client = IMAPClient(
                 s.host, port=s.port, ssl=s.security == "ssl", ssl_context=context, timeout=s.timeout
             )
+            self.greeting = _text(client.welcome)
             if s.security == "starttls":
                 client.starttls(context)
-            imap_login(client, s)  # password, or XOAUTH2/OAUTHBEARER with [imap.oauth2]
+            self.login(client)
         except IMAPClientError as exc:
             raise LoginError(f"IMAP login to {s.host}:{s.port} as {s.username} failed: {_first_line(exc)}") from None
         except (OSError, ssl.SSLError) as exc:
             raise MailboxError(f"cannot reach IMAP server {s.host}:{s.port}: {_first_line(exc)}") from None
         self.client = client
         self.capabilities = frozenset(c.decode().upper() if isinstance(c, bytes) else str(c).upper() for c in client.capabilities())
-        info = client.select_folder(s.folder)
-        self.uidvalidity = int(info.get(b"UIDVALIDITY", 0))
-        self.uidnext = int(info.get(b"UIDNEXT", 0))
-        log.info("imap connected", extra={"host": s.host, "folder": s.folder, "uidvalidity": self.uidvalidity})
+        self.prefix, self.delimiter = self._personal_namespace()
+        self._special = {}
+        self._folders = set()
+        self.reselect()
+        log.info("imap connected", extra={"host": s.host, "folder": s.folder, "uidvalidity": self.uidvalidity,
+                                          "namespace": self.prefix, "delimiter": self.delimiter})
+
+    def login(self, client: IMAPClient) -> None:
+        """Authenticate the fresh session (the one place credentials are used)."""
+        imap_login(client, self.settings)  # password, or XOAUTH2/OAUTHBEARER with [imap.oauth2]
+
+    def _personal_namespace(self) -> tuple[str, str]:
+        """(prefix, delimiter) of the personal namespace: RFC 2342, else `LIST "" ""`."""
+        if self.has("NAMESPACE"):
+            personal = self.c.namespace().personal
+            if personal:
+                prefix, delimiter = personal[0]
+                return _text(prefix), _text(delimiter) if delimiter else ""
+        # RFC 3501 6.3.8: LIST "" "" returns the hierarchy delimiter of the root.
+        for _flags, delimiter, _name in self.c.list_folders("", ""):
+            return "", _text(delimiter) if delimiter else ""
+        return "", ""
+
+    # -- folder names ---------------------------------------------------------
+    def server_name(self, logical: str) -> str:
+        """The server's name for a logical `a/b` folder (see the module docstring)."""
+        if logical.startswith("\\"):
+            return self._special_use(logical)
+        segments = logical.split("/")
+        if segments[0].upper() == "INBOX" and len(segments) == 1:
+            return "INBOX"
+        if any(not seg for seg in segments):
+            raise FolderError(f"folder {logical!r}: empty segment (write folders as a/b, no leading, trailing or double '/')")
+        if self.delimiter and self.delimiter != "/":
+            bad = [seg for seg in segments if self.delimiter in seg]
+            if bad:
+                raise FolderError(f"folder {logical!r}: segment {bad[0]!r} contains {self.delimiter!r}, this server's "
+                                  "hierarchy delimiter; rename it (use '/' for sub-folders)")
+        joined = (self.delimiter or "/").join(segments)
+        if self.prefix and (joined + (self.delimiter or "")).upper().startswith(self.prefix.upper()):
+            return joined  # already written under the prefix, e.g. INBOX/Routed on an INBOX. server
+        return self.prefix + joined
+
+    def _special_use(self, attribute: str) -> str:
+        """The folder carrying an RFC 6154 attribute such as \\Junk; FolderError if none."""
+        key = attribute.lower()
+        if key not in self._special:
+            found = None
+            try:
+                for flags, _delim, name in self.c.list_folders():
+                    if any(_text(f).lower() == key for f in flags):
+                        found = name
+                        break
+            except IMAPClientAbortError:
+                raise
+            except IMAPClientError as exc:
+                raise FolderError(f"folder {attribute!r}: the server refused LIST: {_first_line(exc)}") from None
+            if found is None:
+                raise FolderError(f"folder {attribute!r}: the server flags no folder {attribute} (RFC 6154 SPECIAL-USE); "
+                                  "configure a folder name instead")
+            self._special[key] = found
+        return self._special[key]
+
+    def check_folder(self, logical: str, create: bool = True) -> str:
+        """Make sure a configured folder is usable at start; returns its server name.
+
+        Raises FolderError naming the logical folder, the server name tried
+        and the server's reply when the server refuses it.
+        """
+        name = self.server_name(logical)
+        try:
+            if create:
+                self._ensure_folder(name)
+            elif not self.c.folder_exists(name):
+                raise FolderError(f"folder {logical!r} (server name {name!r}) does not exist")
+        except IMAPClientAbortError:
+            raise
+        except IMAPClientError as exc:
+            raise FolderError(f"folder {logical!r}: the server refused {name!r}: {_first_line(exc)}") from None
+        return name
+
+    def exists(self, logical: str) -> bool:
+        return bool(self.c.folder_exists(self.server_name(logical)))
 
     def close(self) -> None:
         client, self.client = self.client, None
@@ -114,7 +216,13 @@ class Mailbox:
     # -- reading ----------------------------------------------------------
     def reselect(self) -> int:
         """Select the folder again; returns the (possibly new) UIDVALIDITY."""
-        info = self.c.select_folder(self.settings.folder)
+        name = self.server_name(self.settings.folder)
+        try:
+            info = self.c.select_folder(name)
+        except IMAPClientAbortError:
+            raise
+        except IMAPClientError as exc:
+            raise FolderError(f"folder {self.settings.folder!r}: the server refused to select {name!r}: {_first_line(exc)}") from None
         self.uidvalidity = int(info.get(b"UIDVALIDITY", 0))
         self.uidnext = int(info.get(b"UIDNEXT", 0))
         return self.uidvalidity
@@ -154,11 +262,15 @@ class Mailbox:
 
     # -- writing ----------------------------------------------------------
     def ensure_folder(self, folder: str) -> None:
-        """Create the folder when missing; Refused when the server will not."""
-        if folder in self._folders:
+        """Create the (logical) folder when missing; Refused when the server will not."""
+        try:
+            name = self.server_name(folder)
+        except FolderError as exc:
+            raise Refused(str(exc)) from None
+        if name in self._folders:
             return
         try:
-            self._ensure_folder(folder)
+            self._ensure_folder(name)
         except IMAPClientAbortError:
             raise
         except IMAPClientError as exc:
@@ -189,13 +301,16 @@ class Mailbox:
         """
         try:
             return self._file_many(uids, folder)
+        except FolderError as exc:
+            raise Refused(str(exc)) from None
         except IMAPClientAbortError:
             raise
         except IMAPClientError as exc:
             raise Refused(f"{folder}: {_first_line(exc)}") from None
 
-    def _file_many(self, uids: list[int], folder: str) -> str:
-        self.ensure_folder(folder)
+    def _file_many(self, uids: list[int], logical: str) -> str:
+        self.ensure_folder(logical)
+        folder = self.server_name(logical)
         if self.has("MOVE"):
             self.c.move(uids, folder)
             return "move"
@@ -215,16 +330,18 @@ class Mailbox:
         `reselect()` goes back to the configured folder; `file()` moves out
         of whichever folder is selected.
         """
-        if not self.c.folder_exists(folder):
+        name = self.server_name(folder)
+        if not self.c.folder_exists(name):
             return False
-        self.c.select_folder(folder)
+        self.c.select_folder(name)
         return True
 
     def count(self, folder: str) -> int:
         """How many messages `folder` holds (STATUS, no SELECT); 0 if missing."""
-        if not self.c.folder_exists(folder):
+        name = self.server_name(folder)
+        if not self.c.folder_exists(name):
             return 0
-        return int(self.c.folder_status(folder, [b"MESSAGES"]).get(b"MESSAGES", 0))
+        return int(self.c.folder_status(name, [b"MESSAGES"]).get(b"MESSAGES", 0))
 
     def _live(self, criteria: list[str]) -> list[int]:
         if not self.has("MOVE") and not self.has("UIDPLUS"):
@@ -279,6 +396,12 @@ def _is_news(response: object) -> bool:
 def _chunks(items: list[int], n: int) -> Iterator[list[int]]:
     for i in range(0, len(items), n):
         yield items[i : i + n]
+
+
+def _text(value: object) -> str:
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return "" if value is None else str(value)
 
 
 def _first_line(exc: BaseException) -> str:

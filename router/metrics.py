@@ -21,6 +21,8 @@ LATENCY = Histogram("router_processing_seconds", "Time to handle one message", r
                     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
 SMTP_ERRORS = Counter("router_smtp_errors_total", "SMTP failures", ["kind"], registry=REGISTRY)
 IMAP_ERRORS = Counter("router_imap_errors_total", "IMAP connection or protocol failures", registry=REGISTRY)
+IMAP_CONNECT_FAILURES = Counter("router_imap_connect_failures_total", "Failed attempts to connect and log in to IMAP", registry=REGISTRY)
+IMAP_CONNECTED = Gauge("router_imap_connected", "1 while an IMAP session is up, 0 while reconnecting", registry=REGISTRY)
 BACKLOG = Gauge("router_backlog_messages", "Messages waiting in the mailbox at the last poll", registry=REGISTRY)
 LAST_POLL = Gauge("router_last_successful_poll_timestamp_seconds", "Unix time of the last successful poll", registry=REGISTRY)
 MODEL = Gauge("router_model_info", "The model in use (value 1)", ["version"], registry=REGISTRY)
@@ -37,9 +39,10 @@ class _Handler(BaseHTTPRequestHandler):
         elif self.path.startswith("/healthz"):
             last = LAST_POLL._value.get()  # noqa: SLF001 - the gauge's own value
             age = time.time() - last if last else float("inf")
+            connected = bool(IMAP_CONNECTED._value.get())  # noqa: SLF001
             problems = [p for p in (check() for check in HEALTH_CHECKS) if p]
-            ok = age <= self.max_age and not problems
-            reason = "; ".join(problems) or f"mailbox not reached for {age:.0f}s"
+            ok = age <= self.max_age and connected and not problems
+            reason = "; ".join(problems) or f"mailbox not reached for {age:.0f}s{'' if connected else ' (reconnecting)'}"
             body = (f"ok: mailbox reached {age:.0f}s ago\n" if ok else f"unhealthy: {reason}\n").encode()
             code, ctype = (200 if ok else 503), "text/plain; charset=utf-8"
         else:

@@ -16,6 +16,8 @@ from typing import Any
 import pytest
 
 from router.testing import Dovecot, SmtpSink
+from router.testing.courier import Courier
+from router.testing.cyrus import Cyrus
 
 
 @pytest.fixture
@@ -50,6 +52,49 @@ def dovecot_factory(tmp_path: Path) -> Iterator[Callable[..., Dovecot]]:
         shutil.rmtree(base, ignore_errors=True)
     if errors:
         raise errors[0]
+
+
+@pytest.fixture
+def cyrus_factory(tmp_path: Path) -> Iterator[Callable[..., Cyrus]]:
+    """Start Cyrus IMAP servers (Debian's build, unpacked by scripts/setup.sh); stopped at teardown.
+
+    Not installed means an error naming scripts/setup.sh, never a skip.
+    """
+    started: list[tuple[Cyrus, Path]] = []
+
+    def make(**kwargs: Any) -> Cyrus:
+        base = Path(tempfile.mkdtemp(prefix="cy", dir="/tmp"))
+        server = Cyrus(base, **kwargs)
+        started.append((server, base))
+        server.start()
+        return server
+
+    yield make
+    for index, (server, base) in enumerate(started):
+        server.stop()
+        if server.log_file.exists():
+            shutil.copy(server.log_file, tmp_path / f"cyrus-{index}.log")
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture
+def courier_factory(tmp_path: Path) -> Iterator[Callable[..., Courier]]:
+    """Start Courier-IMAP servers (Debian's build in a private mount namespace); stopped at teardown."""
+    started: list[tuple[Courier, Path]] = []
+
+    def make(**kwargs: Any) -> Courier:
+        base = Path(tempfile.mkdtemp(prefix="co", dir="/tmp"))
+        server = Courier(base, **kwargs)
+        started.append((server, base))
+        server.start()
+        return server
+
+    yield make
+    for index, (server, base) in enumerate(started):
+        server.stop()
+        if server.log_file.exists():
+            shutil.copy(server.log_file, tmp_path / f"courier-{index}.log")
+        shutil.rmtree(base, ignore_errors=True)
 
 
 @pytest.fixture

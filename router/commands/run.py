@@ -1,8 +1,14 @@
-"""`router run [--once]`: the daemon."""
+"""`router run [--once]`: the daemon.
+
+Exit codes: 0 done (or SIGTERM), 1 configuration error (including a folder
+the server refuses), 75 (EX_TEMPFAIL, sysexits.h) when `--once` could not
+reach or keep the IMAP server within `[imap] once_retries` reconnects.
+"""
 
 from __future__ import annotations
 
 import argparse
+import sys
 
 from router import daemon
 from router.commands.common import load_settings
@@ -10,11 +16,16 @@ from router.commands.common import load_settings
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("run", help="run the daemon (IDLE push, scheduled polling as fallback)",
-                       description="Pull mail over IMAP, decide, forward, reply and file. SIGTERM finishes the message in hand and exits 0; SIGHUP reloads the config.")
+                       description="Pull mail over IMAP, decide, forward, reply and file. SIGTERM finishes the message in hand and exits 0; SIGHUP reloads the config. "
+                                   "Exit codes: 0 done, 1 configuration error, 75 IMAP server unavailable after [imap] once_retries (--once).")
     p.add_argument("--once", action="store_true", help="drain the mailbox and exit")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     settings = load_settings(args)
-    return daemon.run(settings, once=args.once, config_path=args.config)
+    try:
+        return daemon.run(settings, once=args.once, config_path=args.config)
+    except daemon.ServerUnavailable as exc:
+        print(f"router: error: {exc}", file=sys.stderr)
+        return daemon.EX_TEMPFAIL

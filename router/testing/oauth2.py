@@ -29,7 +29,8 @@ from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 import requests
 
-from router.testing.servers import LOOPBACK, Dovecot
+from router.testing.dovecot import Dovecot
+from router.testing.procs import LOOPBACK
 
 MICROSOFT_HOST = "login.microsoftonline.com"
 GOOGLE_HOST = "oauth2.googleapis.com"

@@ -27,7 +27,6 @@ unprivileged account (``nobody`` by default) and login processes run as
 
 from __future__ import annotations
 
-import asyncio
 import atexit
 import datetime as dt
 import grp
@@ -44,19 +43,28 @@ import tempfile
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal
+from typing import Literal, Self
 
 from imapclient import IMAPClient
 
+from router.testing.procs import (
+    LOOPBACK,
+    _first_existing_user,
+    _first_untraversable,
+    _read_from,
+    _session_members,
+    _signal,
+    _tail,
+    free_port,
+    logical_to_server,
+    server_to_logical,
+)
+
 log = logging.getLogger(__name__)
 
-__all__ = ["LOOPBACK", "Dovecot", "ReceivedMessage", "SmtpSink", "free_port", "router_config"]
-
 DOVECOT_BINARY = "/usr/sbin/dovecot"
-LOOPBACK = "127.0.0.1"
 
 # sun_path is 108 bytes on Linux including the NUL. Dovecot's longest socket
 # name below base_dir is "token-login/imap-urlauth" (24 chars); keep margin.
@@ -75,93 +83,31 @@ _CAPABILITIES_WITHOUT_MOVE = (
     "BINARY SNIPPET=FUZZY PREVIEW=FUZZY PREVIEW STATUS=SIZE SAVEDATE"
 )
 
+# The same list without any of the extensions router can do without: MOVE
+# (RFC 6851), UIDPLUS (RFC 4315), IDLE (RFC 2177), CONDSTORE/QRESYNC (RFC 7162).
+# Servers like that still exist (old Courier builds, appliances); each of
+# router's fallbacks is tested against this variant.
+_MINIMAL_CAPABILITIES = " ".join(
+    c for c in _CAPABILITIES_WITHOUT_MOVE.split() if c not in ("UIDPLUS", "IDLE", "CONDSTORE", "QRESYNC")
+)
+
+Layout = Literal["fs", "maildir++", "inbox-prefix"]
+
+# layout -> (mail_location, namespace settings, hierarchy separator, personal prefix)
+_LAYOUTS: dict[str, tuple[str, list[str], str, str]] = {
+    # router's historical sandbox: folders are directories, "/" separates.
+    "fs": ("maildir:~/Maildir:LAYOUT=fs:INBOX=~/Maildir/INBOX", ["  separator = /"], "/", ""),
+    # Dovecot's stock Maildir++: ".Routed.Security" directories, "." separates,
+    # no prefix (the separator is Maildir++'s default, as in Debian's config).
+    "maildir++": ("maildir:~/Maildir", [], ".", ""),
+    # Courier / Cyrus style: every personal folder lives under "INBOX.".
+    "inbox-prefix": ("maildir:~/Maildir", ["  separator = .", "  prefix = INBOX."], ".", "INBOX."),
+}
+
 # Every live Dovecot, so an interpreter exit (e.g. Ctrl-C in the demo) still
 # stops the servers. Entries are removed by stop().
 _LIVE: set[Dovecot] = set()
 _LIVE_LOCK = threading.Lock()
-
-
-def free_port(host: str = LOOPBACK) -> int:
-    """Return a TCP port that is free on ``host`` right now.
-
-    There is an unavoidable race between closing the probe socket and the
-    server binding the port; on loopback in a test run it is negligible.
-    """
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
-
-
-def _tail(path: Path, lines: int = 40) -> str:
-    try:
-        text = path.read_text(errors="replace")
-    except OSError:
-        return f"<{path} unreadable>"
-    return "\n".join(text.splitlines()[-lines:]) or f"<{path} empty>"
-
-
-@dataclass(frozen=True)
-class _Child:
-    """A process of one Dovecot instance, identified safely against pid reuse."""
-
-    pid: int
-    start_time: str
-    title: str  # Dovecot's process title, e.g. "dovecot-sandbox-4242/log"
-
-    def alive(self) -> bool:
-        """True while the same process exists and is not a zombie."""
-        fields = _stat_fields(self.pid)
-        return fields is not None and fields[19] == self.start_time and fields[0] != "Z"
-
-
-def _stat_fields(pid: int) -> list[str] | None:
-    """/proc/<pid>/stat fields from field 3 (state) on; None if gone."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    # comm (field 2) may contain spaces or parentheses: split after the last ')'.
-    return stat[stat.rfind(")") + 2 :].split()
-
-
-def _signal(child: _Child, signum: int) -> None:
-    if child.alive():
-        try:
-            os.kill(child.pid, signum)
-        except ProcessLookupError:
-            pass
-
-
-def _read_from(path: Path, offset: int) -> bytes:
-    try:
-        with open(path, "rb") as handle:
-            handle.seek(offset)
-            return handle.read()
-    except OSError:
-        return b""
-
-
-def _session_members(sid: int) -> list[_Child]:
-    """Every live process in session ``sid`` except its leader.
-
-    The master is started with start_new_session=True, so its pid is the
-    session id of every process it forks, at any depth, even after they are
-    orphaned; that identifies exactly what this instance started.
-    """
-    found: list[_Child] = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == sid:
-            continue
-        fields = _stat_fields(int(entry.name))
-        if fields is None or int(fields[3]) != sid or fields[0] == "Z":
-            continue
-        try:
-            title = (entry / "cmdline").read_bytes().split(b"\0")[0].decode(errors="replace")
-        except OSError:
-            continue
-        found.append(_Child(int(entry.name), fields[19], title))
-    return found
-
 
 class Dovecot:
     """A private Dovecot 2.3 IMAP server on 127.0.0.1 with one user.
@@ -170,9 +116,13 @@ class Dovecot:
     ``dovecot.stderr`` (messages printed before the log is opened), ``state/``,
     ``home/<user>/Maildir`` and, when the path is short enough for unix
     sockets, ``run/`` (otherwise a private ``/tmp/dv*`` directory, removed on
-    stop). Mail uses ``LAYOUT=fs`` with ``/`` as hierarchy separator, so
-    ``Routed/Security`` is the directory ``Maildir/Routed/Security`` and
-    folder names may contain dots.
+    stop). ``layout`` picks the folder naming the server shows clients:
+    ``"fs"`` (``LAYOUT=fs``, ``/`` separator: ``Routed/Security`` is the
+    directory ``Maildir/Routed/Security``), ``"maildir++"`` (Dovecot's stock
+    Maildir++: ``.`` separator, no prefix: ``Routed.Security``) or
+    ``"inbox-prefix"`` (personal namespace ``INBOX.`` with ``.``:
+    ``INBOX.Routed.Security``, as Courier and Cyrus show it). A ``Junk``
+    folder flagged ``\\Junk`` (RFC 6154 SPECIAL-USE) exists in every layout.
     """
 
     def __init__(
@@ -183,18 +133,17 @@ class Dovecot:
         *,
         ssl: bool = False,
         disable_move: bool = False,
+        layout: Layout = "fs",
+        minimal_capabilities: bool = False,
+        auth_config: str | None = None,
         port: int | None = None,
         ssl_port: int | None = None,
         mail_user: str | None = None,
         binary: str = DOVECOT_BINARY,
         start_timeout: float = 10.0,
         die_with_parent: bool = True,
-        auth_config: str | None = None,
     ) -> None:
         """Configure (not start) a server.
-
-        ``auth_config``, when given, replaces the generated passdb/userdb
-        section of dovecot.conf (e.g. ``passdb oauth2``, router.testing.oauth2).
 
         ``ssl`` adds STARTTLS on the plain port and an implicit-TLS listener
         on :attr:`ssl_port`, with a self-signed certificate for 127.0.0.1 /
@@ -202,7 +151,14 @@ class Dovecot:
         capability list to exercise COPY+EXPUNGE fallbacks; it is
         advertisement only (Dovecot 2.3 has no switch to disable the command,
         a raw ``UID MOVE`` still succeeds, imapclient's ``move()`` refuses
-        client-side). ``mail_user`` is
+        client-side). ``minimal_capabilities`` advertises no MOVE, UIDPLUS,
+        IDLE or CONDSTORE (``imap_capability`` replaces the whole built-in
+        list). ``auth_config``, when given, replaces the generated
+        passdb/userdb sections verbatim (e.g. ``passdb { driver = oauth2 ...}``;
+        later global settings such as ``auth_mechanisms`` in it override the
+        generated ones); start() then only awaits the greeting, since a
+        password login is not available to probe with.
+        ``mail_user`` is
         the account owning the maildir when running as root (default
         ``nobody``); ignored otherwise. Ports default to free ones picked at
         the first :meth:`start` and kept by :meth:`restart`.
@@ -217,12 +173,16 @@ class Dovecot:
         self._password = password
         self.ssl = ssl
         self.disable_move = disable_move
+        if layout not in _LAYOUTS:
+            raise ValueError(f"unknown Dovecot layout {layout!r}; choose one of {sorted(_LAYOUTS)}")
+        self.layout: Layout = layout
+        self.minimal_capabilities = minimal_capabilities
+        self.auth_config = auth_config
         self._port = port
         self._ssl_port = ssl_port
         self.binary = binary
         self.start_timeout = start_timeout
         self.die_with_parent = die_with_parent
-        self.auth_config = auth_config
         self._proc: subprocess.Popen[bytes] | None = None
         self._private_run_dir: Path | None = None
         self._run_dir: Path | None = None
@@ -290,6 +250,24 @@ class Dovecot:
         return self.base_dir / "home" / self._user
 
     @property
+    def separator(self) -> str:
+        """The hierarchy delimiter this layout shows clients."""
+        return _LAYOUTS[self.layout][2]
+
+    @property
+    def prefix(self) -> str:
+        """The personal namespace prefix ("" or "INBOX.")."""
+        return _LAYOUTS[self.layout][3]
+
+    def server_name(self, logical: str) -> str:
+        """The name this server uses for router's logical ``a/b`` folder."""
+        return logical_to_server(logical, self.prefix, self.separator)
+
+    def logical_name(self, name: str) -> str:
+        """Router's logical ``a/b`` name for a folder name this server lists."""
+        return server_to_logical(name, self.prefix, self.separator)
+
+    @property
     def maildir(self) -> Path:
         return self.home / "Maildir"
 
@@ -316,7 +294,7 @@ class Dovecot:
 
     # -- lifecycle ------------------------------------------------------
 
-    def __enter__(self) -> Dovecot:
+    def __enter__(self) -> Self:
         self.start()
         return self
 
@@ -470,7 +448,8 @@ class Dovecot:
         flags: Sequence[bytes | str] = (),
         msg_time: dt.datetime | None = None,
     ) -> int:
-        """APPEND ``raw`` to ``folder`` (created if missing); returns its UID."""
+        """APPEND ``raw`` to logical ``folder`` (created if missing); returns its UID."""
+        folder = self.server_name(folder)
         with self.client() as c:
             if not c.folder_exists(folder):
                 c.create_folder(folder)
@@ -482,15 +461,17 @@ class Dovecot:
 
     def folders(self) -> list[str]:
         with self.client() as c:
-            return sorted(name for _flags, _delim, name in c.list_folders())
+            return sorted(self.logical_name(name) for _flags, _delim, name in c.list_folders())
 
     def uids(self, folder: str = "INBOX") -> list[int]:
-        """UIDs in ``folder``, ascending (read-only: flags are not touched)."""
+        """UIDs in logical ``folder``, ascending (read-only: flags are not touched)."""
+        folder = self.server_name(folder)
         with self.client() as c:
             c.select_folder(folder, readonly=True)
             return sorted(c.search("ALL"))
 
     def uidvalidity(self, folder: str = "INBOX") -> int:
+        folder = self.server_name(folder)
         with self.client() as c:
             return int(c.folder_status(folder, [b"UIDVALIDITY"])[b"UIDVALIDITY"])
 
@@ -499,6 +480,7 @@ class Dovecot:
 
         Uses BODY.PEEK so \\Seen is not set as a side effect.
         """
+        folder = self.server_name(folder)
         with self.client() as c:
             c.select_folder(folder, readonly=True)
             uids = sorted(c.search("ALL"))
@@ -509,6 +491,7 @@ class Dovecot:
 
     def flags(self, folder: str = "INBOX") -> dict[int, tuple[bytes, ...]]:
         """UID -> flags, for checking \\Seen / \\Deleted handling."""
+        folder = self.server_name(folder)
         with self.client() as c:
             c.select_folder(folder, readonly=True)
             uids = c.search("ALL")
@@ -646,6 +629,7 @@ class Dovecot:
     def _write_config(self) -> None:
         assert self._run_dir is not None and self._port is not None
         base = self.base_dir
+        location, namespace, _sep, _prefix = _LAYOUTS[self.layout]
         lines = [
             "# Generated by router.testing; nothing from /etc/dovecot is used.",
             f"base_dir = {self._run_dir}",
@@ -668,25 +652,26 @@ class Dovecot:
             # let anvil's per-IP penalty slow down later tests.
             "auth_failure_delay = 0",
             f"login_trusted_networks = {LOOPBACK}/32",
-            "mail_location = maildir:~/Maildir:LAYOUT=fs:INBOX=~/Maildir/INBOX",
+            f"mail_location = {location}",
             "namespace inbox {",
             "  inbox = yes",
-            "  separator = /",
+            *namespace,
+            "  mailbox Junk {",
+            "    special_use = \\Junk",
+            "    auto = create",
+            "  }",
             "}",
         ]
-        if self.auth_config is not None:
-            lines.append(self.auth_config)
-        else:
-            lines += [
-                "passdb {",
-                "  driver = passwd-file",
-                f"  args = scheme=PLAIN username_format=%u {base / 'passwd'}",
-                "}",
-                "userdb {",
-                "  driver = static",
-                f"  args = uid={self._mail_uid} gid={self._mail_gid} home={base / 'home'}/%u",
-                "}",
-            ]
+        lines += [self.auth_config] if self.auth_config is not None else [
+            "passdb {",
+            "  driver = passwd-file",
+            f"  args = scheme=PLAIN username_format=%u {base / 'passwd'}",
+            "}",
+            "userdb {",
+            "  driver = static",
+            f"  args = uid={self._mail_uid} gid={self._mail_gid} home={base / 'home'}/%u",
+            "}",
+        ]
         if self.ssl:
             key = self.cert_file.parent / "key.pem"
             lines += [
@@ -698,7 +683,9 @@ class Dovecot:
         else:
             # The compiled-in default is ssl=yes, which fails without a cert.
             lines.append("ssl = no")
-        if self.disable_move:
+        if self.minimal_capabilities:
+            lines.append(f"imap_capability = {_MINIMAL_CAPABILITIES}")
+        elif self.disable_move:
             lines.append(f"imap_capability = {_CAPABILITIES_WITHOUT_MOVE}")
         login_chroot = [] if self._is_root else ["  chroot ="]
         lines += [
@@ -744,6 +731,10 @@ class Dovecot:
             self._raise_if_exited()
             try:
                 self._await_greeting(deadline)
+                if self.auth_config is not None:
+                    # Custom auth (e.g. passdb oauth2): this object cannot log
+                    # in with a password, so a greeting is all it can await.
+                    return
                 with self.client(timeout=max(0.5, deadline - time.monotonic())) as c:
                     c.select_folder("INBOX")
                 if self.ssl:
@@ -786,31 +777,6 @@ class Dovecot:
                 raise ConnectionError(f"unexpected greeting {data[:80]!r}")
 
 
-def _first_existing_user(*names: str) -> str:
-    for name in names:
-        try:
-            pwd.getpwnam(name)
-        except KeyError:
-            continue
-        return name
-    raise RuntimeError(f"none of the users {names} exist for Dovecot's login processes")
-
-
-def _first_untraversable(path: Path, uid: int, gid: int) -> Path | None:
-    """First ancestor of ``path`` that ``uid``/``gid`` cannot search (x bit)."""
-    for directory in reversed([path, *path.parents]):
-        st = directory.stat()
-        if st.st_uid == uid:
-            bit = 0o100
-        elif st.st_gid == gid:
-            bit = 0o010
-        else:
-            bit = 0o001
-        if not st.st_mode & bit:
-            return directory
-    return None
-
-
 def _stop_all_at_exit() -> None:
     with _LIVE_LOCK:
         live = list(_LIVE)
@@ -819,283 +785,3 @@ def _stop_all_at_exit() -> None:
 
 
 atexit.register(_stop_all_at_exit)
-
-
-# ---------------------------------------------------------------------------
-# SMTP
-# ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ReceivedMessage:
-    """One message accepted by :class:`SmtpSink`."""
-
-    mail_from: str
-    rcpt_tos: tuple[str, ...]
-    data: bytes
-    received_at: float
-    peer: Any = None
-
-
-@dataclass
-class _Failure:
-    code: int
-    text: str
-    remaining: int | None
-    stage: Literal["DATA", "RCPT"]
-
-
-class _SinkHandler:
-    """aiosmtpd handler; runs on the controller's event-loop thread."""
-
-    def __init__(self, sink: SmtpSink) -> None:
-        self._sink = sink
-
-    async def handle_RCPT(
-        self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]
-    ) -> str:
-        refusal = self._sink._take_failure("RCPT", server)
-        if refusal is not None:
-            return refusal
-        envelope.rcpt_tos.append(address)
-        envelope.rcpt_options.extend(rcpt_options)
-        return "250 OK"
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        refusal = self._sink._take_failure("DATA", server)
-        if refusal is not None:
-            return refusal
-        raw = envelope.original_content
-        if raw is None:
-            raw = envelope.content if isinstance(envelope.content, bytes) else envelope.content.encode()
-        self._sink._record(
-            ReceivedMessage(
-                mail_from=envelope.mail_from,
-                rcpt_tos=tuple(envelope.rcpt_tos),
-                data=raw,
-                received_at=time.time(),
-                peer=session.peer,
-            )
-        )
-        return "250 2.0.0 OK: queued"
-
-
-def _make_controller_class() -> type:
-    from aiosmtpd.controller import Controller
-
-    class _PortZeroController(Controller):
-        """Controller that binds port 0 and learns the real port.
-
-        Stock Controller probes ``self.port`` after binding, so port 0 would
-        break its readiness check; binding first removes the free-port race.
-        """
-
-        def _create_server(self) -> Any:
-            async def create() -> asyncio.AbstractServer:
-                server = await self.loop.create_server(
-                    self._factory_invoker, host=self.hostname, port=self.port, ssl=self.ssl_context
-                )
-                self.port = server.sockets[0].getsockname()[1]
-                return server
-
-            return create()
-
-    return _PortZeroController
-
-
-class SmtpSink:
-    """A real SMTP server on 127.0.0.1 that keeps what it is sent.
-
-    ``fail_with`` injects refusals so retry/backoff and bounce handling are
-    tested against real SMTP replies rather than mocked exceptions.
-    """
-
-    def __init__(self, hostname: str = LOOPBACK, port: int = 0, *, authenticator: Any = None) -> None:
-        """``authenticator`` (aiosmtpd's, see router.testing.oauth2) makes AUTH
-        required; its ``auth_<MECHANISM>`` methods add SASL mechanisms."""
-        self._hostname = hostname
-        self._requested_port = port
-        self._authenticator = authenticator
-        self._controller: Any = None
-        self._messages: list[ReceivedMessage] = []
-        self._failure: _Failure | None = None
-        self._cond = threading.Condition()
-
-    @property
-    def host(self) -> str:
-        return self._hostname
-
-    @property
-    def port(self) -> int:
-        """Listening port; still answers after stop() (the port a restart reuses)."""
-        if self._controller is not None:
-            return int(self._controller.port)
-        if self._requested_port:
-            return self._requested_port
-        raise RuntimeError("SmtpSink not started")
-
-    @property
-    def messages(self) -> list[ReceivedMessage]:
-        """Snapshot of accepted messages, oldest first."""
-        with self._cond:
-            return list(self._messages)
-
-    def __enter__(self) -> SmtpSink:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    def start(self) -> None:
-        if self._controller is not None:
-            raise RuntimeError("SmtpSink already running")
-        handler = _SinkHandler(self)
-        auth: dict[str, Any] = {}
-        if self._authenticator is not None:
-            for name in dir(self._authenticator):
-                if name.startswith("auth_") or name == "handle_MAIL":  # aiosmtpd looks for these on the handler
-                    setattr(handler, name, getattr(self._authenticator, name))
-            auth = {"authenticator": self._authenticator, "auth_require_tls": False}
-        controller = _make_controller_class()(
-            handler,
-            hostname=self._hostname,
-            port=self._requested_port,
-            server_hostname="sink.sandbox.invalid",
-            ready_timeout=10.0,
-            **auth,
-        )
-        try:
-            controller.start()
-        except BaseException:
-            # A failed start leaves the controller's private loop open.
-            if controller._thread is not None:
-                controller.stop(no_assert=True)
-            if not controller.loop.is_closed():
-                controller.loop.close()
-            raise
-        self._controller = controller
-        # Later starts reuse the port, so "SMTP server went away and came
-        # back" can be tested against an unchanged daemon config.
-        self._requested_port = int(controller.port)
-        log.info("smtp sink ready on %s:%s", self.host, self.port)
-
-    def stop(self) -> None:
-        """Stop listening; recorded messages and failure settings are kept."""
-        controller, self._controller = self._controller, None
-        if controller is not None:
-            controller.stop()
-
-    def restart(self) -> None:
-        """Stop and start again on the same port."""
-        self.stop()
-        self.start()
-
-    def fail_with(
-        self,
-        code: int,
-        text: str = "Sandbox-injected failure",
-        count: int | None = None,
-        *,
-        stage: Literal["DATA", "RCPT"] = "DATA",
-    ) -> None:
-        """Answer the next ``count`` DATA (or RCPT) commands with ``code text``.
-
-        ``count=None`` keeps failing until :meth:`clear_failures`. A 421 also
-        closes the connection, as RFC 5321 requires of a server saying it is
-        shutting the channel.
-        """
-        if not 400 <= code <= 599:
-            raise ValueError("fail_with needs a 4xx or 5xx code")
-        if count is not None and count < 1:
-            raise ValueError("count must be >= 1 or None")
-        with self._cond:
-            self._failure = _Failure(code, text, count, stage)
-
-    def clear_failures(self) -> None:
-        with self._cond:
-            self._failure = None
-
-    def clear(self) -> None:
-        """Forget recorded messages (failures are kept)."""
-        with self._cond:
-            self._messages.clear()
-
-    def wait_for(self, n: int, timeout: float = 10.0) -> list[ReceivedMessage]:
-        """Block until at least ``n`` messages arrived; raise TimeoutError otherwise."""
-        with self._cond:
-            if not self._cond.wait_for(lambda: len(self._messages) >= n, timeout):
-                raise TimeoutError(f"SmtpSink got {len(self._messages)} message(s), expected {n} within {timeout}s")
-            return list(self._messages)
-
-    # Called from the event-loop thread.
-    def _take_failure(self, stage: str, server: Any) -> str | None:
-        with self._cond:
-            failure = self._failure
-            if failure is None or failure.stage != stage:
-                return None
-            if failure.remaining is not None:
-                failure.remaining -= 1
-                if failure.remaining == 0:
-                    self._failure = None
-        if failure.code == 421 and server.transport is not None:
-            # Runs after aiosmtpd has written the reply; close() flushes it first.
-            asyncio.get_running_loop().call_soon(server.transport.close)
-        return f"{failure.code} {failure.text}"
-
-    def _record(self, message: ReceivedMessage) -> None:
-        with self._cond:
-            self._messages.append(message)
-            self._cond.notify_all()
-
-
-
-# ---------------------------------------------------------------------------
-# A router configuration for a sandbox (demo, benchmarks, tests)
-
-
-def router_config(
-    path: Path,
-    dovecot: Dovecot,
-    sink: SmtpSink,
-    state_dir: Path,
-    password_env: str,
-    **sections: dict[str, Any],
-) -> Path:
-    """Write a config.toml that points the router at this sandbox.
-
-    `sections` override or add keys, e.g. imap={"poll_interval_seconds": 5};
-    the model and training data default to the checkout's.
-    """
-    repo = Path(__file__).resolve().parents[2]
-    base: dict[str, dict[str, Any]] = {
-        "imap": {"host": dovecot.host, "port": dovecot.port, "security": "none", "username": dovecot.user,
-                 "password_env": password_env},
-        "smtp": {"host": sink.host, "port": sink.port, "security": "none", "from_address": "support@exchange.example"},
-        "state": {"path": str(state_dir / "router.sqlite3")},
-        "model": {"path": str(repo / "models" / "current.joblib"), "training_data": str(repo / "training_data")},
-    }
-    for name, values in sections.items():
-        base.setdefault(name, {}).update(values)
-    lines: list[str] = []
-    for name, values in base.items():
-        lines.append(f"[{name}]")
-        lines += [f"{key} = {_toml_value(value)}" for key, value in values.items()]
-        lines.append("")
-    path.write_text("\n".join(lines), encoding="utf-8")
-    return path
-
-
-def _toml_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return repr(value)
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
