@@ -72,7 +72,7 @@ class _SinkHandler:
 def _make_controller_class() -> type:
     from aiosmtpd.controller import Controller
 
-    class _PortZeroController(Controller):  # type: ignore[misc]
+    class _PortZeroController(Controller):
         """Controller that binds port 0 and learns the real port.
 
         Stock Controller probes ``self.port`` after binding, so port 0 would
