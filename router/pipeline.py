@@ -15,9 +15,21 @@ from router import decide, parse
 from router.classify import Classifier
 from router.config import Settings
 from router.decide import Facts
-from router.records import Decision, EvidenceReport, File, ParsedMail, ReplyPlan, SenderInfo, SubjectInfo
+from router.records import Attachment, Decision, EvidenceReport, File, ParsedMail, ReplyPlan, SecretHit, SenderInfo, SubjectInfo
 from router.text import normalize, to_simplified
-from router.understand import auth, automated, compromise, evidence, language, secrets, subject
+from router.understand import (
+    auth,
+    automated,
+    compromise,
+    entities,
+    evidence,
+    forwarded,
+    language,
+    phishing,
+    secrets,
+    subject,
+    urgency,
+)
 
 log = logging.getLogger(__name__)
 
@@ -26,11 +38,16 @@ def understand(mail: ParsedMail, settings: Settings, classifier: Classifier | No
     """Run every check on a parsed mail and collect the findings."""
     subj = subject.parse_subject(mail.subject, settings.issue_types, settings.uid_pattern)
     issue_type = settings.issue_type(subj.type)
-    text = "\n".join([mail.subject, mail.body, *_attached_text(mail)])
+    parts = forwarded.split(mail.body)  # the whole body: split_reply's new_text has the forwards cut away
+    attached = _attached_messages(mail)
+    texts = _attached_text(mail)
+    text = "\n".join([mail.subject, mail.body, *(t for t, _lure in texts)])
     lang, _script = language.detect(f"{mail.subject}\n{mail.new_text}")
     hits = secrets.find_secrets(text)
-    kinds = tuple(secrets.secret_kinds(hits))
+    own_hits, lure_hits = _by_owner(hits, _lure_spans(mail, parts, texts))
+    kinds = tuple(secrets.secret_kinds(own_hits))
     folded = to_simplified(normalize(f"{mail.subject}\n{mail.new_text}")).lower()
+    signs = compromise.signals(folded)
     ctx = automated.Context(
         own_addresses=frozenset(settings.own_addresses) | frozenset(settings.routes.values()),
         loop_header=settings.loop_header,
@@ -43,38 +60,112 @@ def understand(mail: ParsedMail, settings: Settings, classifier: Classifier | No
         automated=bool(auto_reasons),
         reasons=tuple(auto_reasons + ([auth_reason] if auth_reason else [])),
     )
-    report = evidence.assess(mail.attachments, mail.new_text, settings.limits)
+    ev = evidence.assess(mail.attachments, mail.new_text, settings.limits)
     prediction = classifier.predict(mail.subject, mail.new_text) if classifier else None
     ours = set(settings.own_addresses)
+    found = _entities(mail, parts, attached, hits, text, settings)
+    report = phishing.assess(mail.body, mail.subject, official=settings.teams.official_domains, attached=attached,
+                             shorteners=phishing.DEFAULT_SHORTENERS | settings.teams.extra_shorteners, parts=parts)
+    urgent = urgency.assess(
+        f"{mail.subject}\n{parts.own}",
+        base=issue_type.priority if issue_type else "normal",
+        amounts=_own_amounts(found, parts),
+        thresholds=settings.teams.thresholds,
+        compromise=bool(signs),
+        extra=phishing.priority_signals(report),
+    )
     return Facts(
         mail=mail,
         subject=subj,
         issue_type=issue_type,
         language=lang,
         sender=sender,
-        evidence=report,
-        dangerous=evidence.is_dangerous(report),
+        evidence=ev,
+        dangerous=evidence.is_dangerous(ev),
         secrets=kinds,
-        compromise=compromise.find(folded),
+        compromise=signs[0].phrase if signs else None,
         prediction=prediction,
         to_us=bool(ours & set(mail.to + mail.cc)) or not ours,
+        entities=tuple(found),
+        phishing=report,
+        urgency=urgent,
+        chaser=urgency.chaser(parts.own, mail.subject).reason,
+        compromise_reasons=tuple(s.reason for s in signs),
+        lure_secrets=tuple(k for k in secrets.secret_kinds(lure_hits) if k not in kinds),
     )
 
 
 _TEXT_NAMES = (".txt", ".text", ".csv", ".tsv", ".log", ".json", ".md", ".eml")
 
 
-def _attached_text(mail: ParsedMail, budget: int = 200_000) -> list[str]:
-    """Decoded text attachments: customers paste keys and seed phrases into files too."""
+def _is_message(att: Attachment) -> bool:
+    return att.content_type == "message/rfc822" or att.filename.lower().endswith(".eml")
+
+
+def _attached_text(mail: ParsedMail, budget: int = 200_000) -> list[tuple[str, bool]]:
+    """Decoded text attachments, and whether each is an attached message (a possible lure).
+
+    Customers paste keys and seed phrases into files too.
+    """
     out = []
     for att in mail.attachments:
-        if att.content_type.startswith("text/") or att.filename.lower().endswith(_TEXT_NAMES):
+        if att.content_type.startswith(("text/", "message/rfc822")) or att.filename.lower().endswith(_TEXT_NAMES):
             text = att.payload[:budget].decode("utf-8", "replace")
-            out.append(text)
+            out.append((text, _is_message(att)))
             budget -= len(text)
             if budget <= 0:
                 break
     return out
+
+
+def _attached_messages(mail: ParsedMail, most: int = 5) -> list[forwarded.Forwarded]:
+    """Attached messages (RFC 2046 section 5.2.1 message/rfc822, or .eml files): lures the customer forwards."""
+    return [forwarded.from_eml(att.payload) for att in mail.attachments if _is_message(att)][:most]
+
+
+def _lure_spans(mail: ParsedMail, parts: forwarded.Split, texts: list[tuple[str, bool]]) -> list[tuple[int, int]]:
+    """Where the forwarded lures lie in the text the secrets check reads (subject, body, attached texts)."""
+    offset = len(mail.subject) + 1
+    spans = [(s + offset, e + offset) for s, e in forwarded.lure_spans(parts)]
+    pos = offset + len(mail.body) + 1
+    for t, is_lure in texts:
+        if is_lure:
+            spans.append((pos, pos + len(t)))
+        pos += len(t) + 1
+    return spans
+
+
+def _by_owner(hits: list[SecretHit], lures: list[tuple[int, int]]) -> tuple[list[SecretHit], list[SecretHit]]:
+    """(the customer's secrets, codes inside forwarded lures): the latter are redacted but not the customer's."""
+    own, lure = [], []
+    for h in hits:
+        (lure if any(s <= h.start and h.end <= e for s, e in lures) else own).append(h)
+    return own, lure
+
+
+def _entities(mail: ParsedMail, parts: forwarded.Split, attached: list[forwarded.Forwarded], hits: list[SecretHit],
+              text: str, settings: Settings) -> list[entities.Entity]:
+    """Entities of the subject, the body's content (forwarded header lines blanked) and attached messages.
+
+    Nothing the secrets check found becomes an entity: its spans in the body,
+    and its values anywhere.
+    """
+    offset, end = len(mail.subject) + 1, len(mail.subject) + 1 + len(mail.body)
+    body_spans = [(h.start - offset, h.end - offset) for h in hits if h.start >= offset and h.end <= end]
+    return entities.extract(
+        mail.subject,
+        [forwarded.content_view(mail.body, parts), *(a.headers.get("subject", "") + "\n" + a.body for a in attached)],
+        uid_pattern=settings.uid_pattern,
+        redacted=[text[h.start:h.end] for h in hits],
+        redacted_spans=[body_spans],
+    )
+
+
+def _own_amounts(found: list[entities.Entity], parts: forwarded.Split) -> list[tuple[str, str]]:
+    """Amounts the customer wrote (subject, or their text before the first forward): a lure's "$50,000 prize" is not."""
+    first = parts.forwarded[0].start if parts.forwarded else None
+    return [(e.value, e.currency or "") for e in found if e.kind == "amount" and (
+        e.source == "subject" or (e.source == "text" and (first is None or e.start < first)))]
 
 
 def decide_facts(f: Facts, settings: Settings) -> Decision:
@@ -82,7 +173,18 @@ def decide_facts(f: Facts, settings: Settings) -> Decision:
     reasons = [f.subject.reason]
     category, confidence, why = decide.categorize(f)
     reasons += why
-    route, route_reason = decide.route_for(f, category)
+    reasons += list(f.compromise_reasons)
+    route_facts = f
+    if f.phishing is not None:
+        why_phish = "; ".join(f.phishing.reasons[:3])
+        if category != "security":
+            category, confidence = "security", 1.0
+            reasons.append(f"phishing or impersonation report ({why_phish}): security")
+        else:
+            reasons.append(f"phishing or impersonation report: {why_phish}")
+        # a report is as firm as a sign of compromise: no model is needed to route it
+        route_facts = replace(f, compromise=f.compromise or "phishing report")
+    route, route_reason = decide.route_for(route_facts, category)
     if route_reason:
         reasons.append(route_reason)
     else:
@@ -93,6 +195,14 @@ def decide_facts(f: Facts, settings: Settings) -> Decision:
     required = f.issue_type.evidence if f.issue_type else ()
     if f.prediction is None:
         reasons.append("no trained model loaded: category from the subject type and rules only")
+    if f.lure_secrets:
+        reasons.append(f"the forwarded message holds {', '.join(f.lure_secrets)}: the lure's, not the customer's; "
+                       "redacted in the team's copy")
+    priority = f.urgency.priority if f.urgency else None
+    if f.urgency:
+        reasons += [f"priority: {r}" for r in f.urgency.reasons]
+    if f.chaser:
+        reasons.append(f"chaser: {f.chaser}")
     return Decision(
         message_id=f.mail.message_id,
         case_id=decide.case_id_for(f.mail.message_id),
@@ -110,6 +220,11 @@ def decide_facts(f: Facts, settings: Settings) -> Decision:
         reasons=tuple(_redacted(reasons)),
         reply=ReplyPlan(template, reply_key),
         language_detail=language.detail(f"{f.mail.subject}\n{f.mail.new_text}"),
+        entities=entities.to_record(f.entities),
+        priority=priority,
+        phishing_report=f.phishing.to_record() if f.phishing else None,
+        chaser=f.chaser is not None,
+        lure_secrets=f.lure_secrets,
     )
 
 
