@@ -22,6 +22,12 @@ SMTP_ERRORS = Counter("router_smtp_errors_total", "SMTP failures", ["kind"], reg
 IMAP_ERRORS = Counter("router_imap_errors_total", "IMAP connection or protocol failures", registry=REGISTRY)
 BACKLOG = Gauge("router_backlog_messages", "Messages waiting in the mailbox at the last poll", registry=REGISTRY)
 LAST_POLL = Gauge("router_last_successful_poll_timestamp_seconds", "Unix time of the last successful poll", registry=REGISTRY)
+BY_PRIORITY = Counter("router_messages_by_priority_total", "Messages handled, by priority (issue 13)", ["priority"],
+                      registry=REGISTRY)
+ESCALATIONS = Counter("router_escalations_total", "Cases escalated by a chaser past the SLA share", ["priority"],
+                      registry=REGISTRY)
+OPEN_CASES = Gauge("router_open_cases", "Open, unanswered cases by SLA state (on_time, near, past_due)", ["sla"],
+                   registry=REGISTRY)
 MODEL = Gauge("router_model_info", "The model in use (value 1)", ["version"], registry=REGISTRY)
 
 

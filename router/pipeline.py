@@ -137,7 +137,8 @@ def _lure_spans(mail: ParsedMail, parts: forwarded.Split, texts: list[tuple[str,
 
 def _by_owner(hits: list[SecretHit], lures: list[tuple[int, int]]) -> tuple[list[SecretHit], list[SecretHit]]:
     """(the customer's secrets, codes inside forwarded lures): the latter are redacted but not the customer's."""
-    own, lure = [], []
+    own: list[SecretHit] = []
+    lure: list[SecretHit] = []
     for h in hits:
         (lure if any(s <= h.start and h.end <= e for s, e in lures) else own).append(h)
     return own, lure

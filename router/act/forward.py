@@ -20,6 +20,7 @@ from router.act.outbox import Outbox
 from router.config import Settings
 from router.records import Decision, ParsedMail
 from router.state import Store
+from router.understand import entities, urgency
 from router.understand.secrets import redact
 
 
@@ -38,9 +39,17 @@ def derived_message_id(original_id: str, purpose: str, to: str, settings: Settin
     return f"<router.{purpose}.{h}@{domain_of(settings.smtp.from_address)}>"
 
 
-def subject_prefix(decision: Decision) -> str:
+ESCALATION_TAG = "[ESCALATED]"
+ESCALATION_HEADER = "X-Router-Escalation"
+
+
+def subject_prefix(decision: Decision, purpose: str = "fwd") -> str:
+    """[ESCALATED] for an escalation, [URGENT] for an urgent case, then category, UID and case id."""
     uid = decision.subject.uid
-    parts = [f"[{decision.category.upper()}]"]
+    parts = [ESCALATION_TAG] if purpose == "escalation" else []
+    if tag := urgency.subject_tag(decision.priority or "normal"):
+        parts.append(tag)
+    parts.append(f"[{decision.category.upper()}]")
     if uid:
         parts.append(f"[UID {uid}]")
     parts.append(f"[Case #{decision.case_id}]")
@@ -73,7 +82,7 @@ def build_forward(raw: bytes, mail: ParsedMail, decision: Decision, to: str, set
     msg["From"] = settings.smtp.from_address
     msg["To"] = to
     subject = clean(redact(mail.subject)) or "(no subject)"
-    msg["Subject"] = f"{subject_prefix(decision)} {subject}"
+    msg["Subject"] = f"{subject_prefix(decision, purpose)} {subject}"
     msg["Date"] = formatdate(localtime=False)
     msg["Message-ID"] = derived_message_id(mail.message_id, purpose, to, settings)
     msg["Auto-Submitted"] = "auto-forwarded"
@@ -92,9 +101,27 @@ def build_forward(raw: bytes, mail: ParsedMail, decision: Decision, to: str, set
         ("X-Router-Original-Message-ID", clean(mail.message_id, 500)),
     ):
         msg[name] = value
-    problems = [] if decision.secrets else smtp_problems(raw)
-    msg.set_content(summary_text(mail, decision, problems))
-    if decision.secrets:
+    if decision.priority:
+        msg["X-Router-Priority"] = decision.priority
+        for name, value in urgency.priority_headers(decision.priority):
+            msg[name] = value
+    found = entities_of(decision)
+    if found:
+        msg[entities.HEADER] = entities.header_value(found)
+    if decision.phishing_report is not None:
+        msg["X-Router-Phishing"] = "clicked" if decision.phishing_report.get("clicked") else "report"
+    if purpose == "escalation":
+        msg[ESCALATION_HEADER] = f"case {decision.case_id}: chaser past the SLA share"
+    problems = [] if decision.redacted else smtp_problems(raw)
+    body = summary_text(mail, decision, problems)
+    block = entities.forward_block(found, settings.teams.explorers)
+    if block:
+        body = f"What to act on:\n{block}\n\n{body}"
+    if purpose == "escalation":
+        body = (f"ESCALATION: the customer chased case #{decision.case_id} after the configured share of its "
+                f"response window passed, and it is not answered yet.\n\n{body}")
+    msg.set_content(body)
+    if decision.redacted:
         msg.add_attachment(redacted_copy(mail), disposition="attachment", filename="original.eml")
     elif problems:
         # message/rfc822 may only be 7bit, 8bit or binary (RFC 2046 section 5.2.1),
@@ -137,6 +164,16 @@ def summary_text(mail: ParsedMail, decision: Decision, problems: list[str] | Non
         f"Evidence required: {', '.join(decision.required) or 'none'}; present: {', '.join(present) or 'none'}; "
         f"missing: {', '.join(_missing(decision)) or 'none'}",
     ]
+    if decision.priority:
+        lines.insert(1, f"Priority: {decision.priority}")
+    if decision.phishing_report is not None:
+        rep = decision.phishing_report
+        lines.append("PHISHING REPORT: " + "; ".join(rep.get("reasons", [])[:5])
+                     + (" - the customer says they clicked or typed a code there" if rep.get("clicked") else ""))
+        if rep.get("urls"):
+            lines.append("Suspicious links (do not open): " + ", ".join(clean(u, 200).replace("http", "hxxp", 1) for u in rep["urls"][:10]))
+    if decision.lure_secrets:
+        lines.append(f"The forwarded lure holds {', '.join(decision.lure_secrets)}; the attached copy is redacted.")
     if decision.secrets:
         lines.append(
             f"WARNING: the customer sent secrets ({', '.join(decision.secrets)}). The attached copy is redacted; "
@@ -154,6 +191,21 @@ def summary_text(mail: ParsedMail, decision: Decision, problems: list[str] | Non
     else:
         lines.append("The original message is attached.")
     return "\n".join(lines) + "\n"
+
+
+def entities_of(decision: Decision) -> list[entities.Entity]:
+    """The Decision's `entities` record as Entity values, for the forward's block and header."""
+    out = []
+    for kind, values in decision.entities.items():
+        for v in values:
+            if isinstance(v, dict):
+                value = str(v.get("value", ""))
+                family = "evm" if value.lower().startswith("0x") else None
+                out.append(entities.Entity(kind, value, chain=v.get("chain"), family=family,
+                                           currency=v.get("currency"), checked=bool(v.get("checked", True))))
+            else:
+                out.append(entities.Entity(kind, str(v)))
+    return out
 
 
 def forward_once(outbox: Outbox, store: Store, settings: Settings, raw: bytes, mail: ParsedMail, decision: Decision,
