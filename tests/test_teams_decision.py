@@ -166,6 +166,7 @@ def test_forward_carries_entities_block_links_urgent_tag_and_priority_headers(se
     assert str(msg["Subject"]).startswith("[URGENT][SECURITY]")
     assert msg["Importance"] == "high" and msg["X-Priority"].startswith("1")
     assert json.loads(str(msg["X-Router-Entities"]).replace("\n", "").replace("\r", "")) == d.to_record()["entities"]
+    assert b'\r\nX-Router-Entities: {"uid":["12345678"]' in bytes(msg)  # one plain JSON line on the wire, no encoded words
     text = msg.get_body(("plain",)).get_content()  # type: ignore[union-attr]
     assert text.startswith("What to act on:\n")
     assert f"https://etherscan.io/tx/{TX}" in text and f"https://etherscan.io/address/{ADDR}" in text

@@ -13,6 +13,7 @@ import email
 import email.policy
 import hashlib
 from email.message import EmailMessage, Message
+from email.policy import EmailPolicy
 from email.utils import formatdate
 
 from router.act.headers import clean
@@ -24,9 +25,30 @@ from router.understand import entities, urgency
 from router.understand.secrets import redact
 
 
+class _ForwardPolicy(EmailPolicy):
+    """SMTP policy that writes the machine-readable X-Router-Entities on one line.
+
+    Its JSON has no folding white space, and the default 78-character limit
+    would turn it into RFC 2047 encoded words that a JSON reader cannot take.
+    RFC 5322 section 2.1.1 allows lines up to 998 characters; the value is
+    kept shorter than that (`_ENTITIES_MAX`).
+    """
+
+    def fold(self, name: str, value: str) -> str:
+        if name.lower() == entities.HEADER.lower():
+            return EmailPolicy.fold(self.clone(max_line_length=998), name, value)  # calls _fold, not this fold
+        return super().fold(name, value)
+
+    def fold_binary(self, name: str, value: str) -> bytes:  # what BytesGenerator (smtplib) calls
+        if name.lower() == entities.HEADER.lower():
+            return EmailPolicy.fold_binary(self.clone(max_line_length=998), name, value)
+        return super().fold_binary(name, value)
+
+
 # Keep the attached original's headers as they came (no refolding): refolding a
 # decoded value can raise on CR/LF from encoded words, and it changes the copy.
-_POLICY = email.policy.SMTP.clone(refold_source="none")
+_POLICY = _ForwardPolicy(**email.policy.SMTP.clone(refold_source="none").__dict__)
+_ENTITIES_MAX = 900
 
 
 def domain_of(address: str) -> str:
@@ -106,8 +128,13 @@ def build_forward(raw: bytes, mail: ParsedMail, decision: Decision, to: str, set
         for name, value in urgency.priority_headers(decision.priority):
             msg[name] = value
     found = entities_of(decision)
-    if found:
-        msg[entities.HEADER] = entities.header_value(found)
+    head = found
+    value = entities.header_value(head)
+    while len(value) > _ENTITIES_MAX and head:
+        head = head[:-1]  # the body's block keeps them all
+        value = entities.header_value(head)
+    if head:
+        msg[entities.HEADER] = value
     if decision.phishing_report is not None:
         msg["X-Router-Phishing"] = "clicked" if decision.phishing_report.get("clicked") else "report"
     if purpose == "escalation":
