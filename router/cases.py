@@ -17,6 +17,7 @@ from dataclasses import replace
 
 from router import sla as clock
 from router.config import SlaSettings
+from router.decide import case_id_for
 from router.records import Decision, EvidenceReport, ParsedMail, Routing
 from router.state import CaseRow, Store
 
@@ -34,16 +35,18 @@ def join_case(store: Store, decision: Decision, mail: ParsedMail, routing: Routi
     """
     decision = _join_or_open(store, decision, mail, routing)
     if sla is not None and decision.priority:
-        decision = _clock(store, decision, sla, time.time() if now is None else now)
+        # the case's own first message decided again (a requeue) is not a follow-up
+        first = decision.case_id == case_id_for(mail.message_id)
+        decision = _clock(store, decision, sla, time.time() if now is None else now, follow_up=not first)
     return decision
 
 
-def _clock(store: Store, decision: Decision, sla: SlaSettings, now: float) -> Decision:
+def _clock(store: Store, decision: Decision, sla: SlaSettings, now: float, *, follow_up: bool) -> Decision:
     """Start or tighten the case's SLA clock; escalate a chaser past the configured share, once."""
     case = store.case(decision.case_id)
     if case is None or decision.priority is None:
         return decision
-    follow_up = case.received is not None
+    follow_up = follow_up and case.received is not None
     if not follow_up or clock.higher(case.priority, decision.priority):
         received = case.received if case.received is not None else now
         due = clock.due(received, decision.priority, decision.route, sla)

@@ -187,3 +187,17 @@ def test_lure_codes_are_redacted_in_the_teams_copy(settings: Settings) -> None:
     msg = build_forward(raw, mail, d, "security-team@exchange.example", settings)
     assert msg["X-Router-Secrets"] == "none" and msg["X-Router-Phishing"] == "report"
     assert b"482913" not in bytes(msg)
+
+
+def test_the_cases_first_message_decided_again_is_not_a_chaser(settings: Settings, tmp_path: Path) -> None:
+    s = _sla(settings)
+    store = open_store(tmp_path / "s.sqlite3")
+    t0 = 1_800_000_000.0
+    mail1, d1 = decide(s, "账户被盗-UID12345678", THEFT, "<q1@mail.example>")
+    join_case(store, d1, mail1, s.routing(), s.sla, now=t0)
+    mail1, d1 = decide(s, "账户被盗-UID12345678", THEFT, "<q1@mail.example>")  # a requeue, 3 h later
+    again = join_case(store, d1, mail1, s.routing(), s.sla, now=t0 + 3 * 3600)
+    assert not again.escalated
+    case = store.case(d1.case_id)
+    assert case is not None and case.received == t0 and case.escalated is None
+    store.close()
