@@ -201,3 +201,33 @@ def test_the_cases_first_message_decided_again_is_not_a_chaser(settings: Setting
     case = store.case(d1.case_id)
     assert case is not None and case.received == t0 and case.escalated is None
     store.close()
+
+
+EVAL = Path(__file__).resolve().parents[1] / "evaluation" / "teams"
+
+
+def _eval_mails() -> list[tuple[str, dict, bytes]]:  # type: ignore[type-arg]
+    out = []
+    for line in (EVAL / "mails.jsonl").read_text(encoding="utf-8").splitlines():
+        row = json.loads(line)
+        if "eml" in row:
+            raw = (EVAL / row["eml"]).read_bytes()
+        else:
+            raw = mailkit.mail(row["subject"], row["text"], sender="customer@mail.example", message_id=f"<{row['id']}@mail.example>")
+        out.append((row["id"], row["expected"], raw))
+    return out
+
+
+def test_every_phishing_report_of_the_evaluation_set_goes_to_security_without_lure_secrets(settings: Settings) -> None:
+    """The evaluation set through the whole pipeline: reports are routed, lure codes are not the customer's."""
+    reports = 0
+    for mid, expected, raw in _eval_mails():
+        mail, d = pipeline.decide_mail(parse.parse(raw, settings.limits), settings, None)
+        if expected["phishing"] is None:
+            continue
+        reports += 1
+        assert d.phishing_report is not None, mid
+        assert d.route == "security", (mid, d.route, d.reasons)
+        assert not set(d.secrets) & set(d.lure_secrets), (mid, d.secrets, d.lure_secrets)
+        assert d.priority == expected["priority"], (mid, d.priority, d.reasons)
+    assert reports >= 10
