@@ -155,7 +155,7 @@ def _entities(mail: ParsedMail, parts: forwarded.Split, attached: list[forwarded
     body_spans = [(h.start - offset, h.end - offset) for h in hits if h.start >= offset and h.end <= end]
     return entities.extract(
         mail.subject,
-        [forwarded.content_view(mail.body, parts), *(a.headers.get("subject", "") + "\n" + a.body for a in attached)],
+        [forwarded.content_view(mail.body, parts) if parts.forwarded else mail.body, *(a.headers.get("subject", "") + "\n" + a.body for a in attached)],
         uid_pattern=settings.uid_pattern,
         redacted=[text[h.start:h.end] for h in hits],
         redacted_spans=[body_spans],

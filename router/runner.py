@@ -245,7 +245,8 @@ class Runner:
                                    sender=mail.from_address, folder=decision.folder)
         log.info("decided", extra={"message_id": mail.message_id, "case_id": decision.case_id, "route": decision.route,
                                    "category": decision.category, "confidence": round(decision.confidence, 4),
-                                   "language": decision.language, "secrets": list(decision.secrets)})
+                                   "language": decision.language, "secrets": list(decision.secrets),
+                                   "priority": decision.priority, "escalated": decision.escalated})
         return decision
 
     def _forward(self, row: MessageRow, raw: bytes, mail: ParsedMail, decision: Decision) -> None:
