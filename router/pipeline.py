@@ -71,7 +71,8 @@ def understand(mail: ParsedMail, settings: Settings, classifier: Classifier | No
         base=issue_type.priority if issue_type else "normal",
         amounts=_own_amounts(found, parts),
         thresholds=settings.teams.thresholds,
-        compromise=bool(signs),
+        # a lost authenticator locks the customer out: security, but no sign of an attacker
+        compromise=any(sig.kind != "lost_authenticator" for sig in signs),
         extra=phishing.priority_signals(report),
     )
     return Facts(

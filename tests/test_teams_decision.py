@@ -219,10 +219,13 @@ def _eval_mails() -> list[tuple[str, dict, bytes]]:  # type: ignore[type-arg]
 
 
 def test_every_phishing_report_of_the_evaluation_set_goes_to_security_without_lure_secrets(settings: Settings) -> None:
-    """The evaluation set through the whole pipeline: reports are routed, lure codes are not the customer's."""
+    """The evaluation set through the whole pipeline: reports are routed, lure codes are not the customer's,
+    priorities and chasers as labelled."""
     reports = 0
     for mid, expected, raw in _eval_mails():
         mail, d = pipeline.decide_mail(parse.parse(raw, settings.limits), settings, None)
+        assert d.priority == expected["priority"], (mid, d.priority, d.reasons)
+        assert d.chaser == expected["chaser"], (mid, d.reasons)
         if expected["phishing"] is None:
             continue
         reports += 1
