@@ -71,8 +71,7 @@ def understand(mail: ParsedMail, settings: Settings, classifier: Classifier | No
         base=issue_type.priority if issue_type else "normal",
         amounts=_own_amounts(found, parts),
         thresholds=settings.teams.thresholds,
-        # a lost authenticator locks the customer out: security, but no sign of an attacker
-        compromise=any(sig.kind != "lost_authenticator" for sig in signs),
+        compromise=_attacked(signs),
         extra=phishing.priority_signals(report),
     )
     return Facts(
