@@ -67,7 +67,9 @@ def understand(mail: ParsedMail, settings: Settings, classifier: Classifier | No
     report = phishing.assess(mail.body, mail.subject, official=settings.teams.official_domains, attached=attached,
                              shorteners=phishing.DEFAULT_SHORTENERS | settings.teams.extra_shorteners, parts=parts)
     urgent = urgency.assess(
-        f"{mail.subject}\n{parts.own}",
+        # the customer's new words: not the forwards, and not the quoted history, where our own
+        # acknowledgement's "act now" / "立即处理" would raise every follow-up
+        f"{mail.subject}\n{_new_words(mail, parts)}",
         base=issue_type.priority if issue_type else "normal",
         amounts=_own_amounts(found, parts),
         thresholds=settings.teams.thresholds,
@@ -89,7 +91,7 @@ def understand(mail: ParsedMail, settings: Settings, classifier: Classifier | No
         entities=tuple(found),
         phishing=report,
         urgency=urgent,
-        chaser=urgency.chaser(parts.own, mail.subject).reason,
+        chaser=urgency.chaser(_new_words(mail, parts), mail.subject).reason,
         compromise_reasons=tuple(s.reason for s in signs),
         lure_secrets=tuple(k for k in secrets.secret_kinds(lure_hits) if k not in kinds),
     )
@@ -160,6 +162,19 @@ def _entities(mail: ParsedMail, parts: forwarded.Split, attached: list[forwarded
         redacted=[text[h.start:h.end] for h in hits],
         redacted_spans=[body_spans],
     )
+
+
+def _attacked(signs: list[compromise.Signal]) -> bool:
+    """Signs of an attacker, for urgency: a lost authenticator (and any sign read inside
+    the same phrase) locks the customer out, which is security but not an attack."""
+    lost = [(g.start, g.start + len(g.phrase)) for g in signs if g.kind == "lost_authenticator"]
+    return any(g.kind != "lost_authenticator" and not any(a <= g.start < b for a, b in lost) for g in signs)
+
+
+def _new_words(mail: ParsedMail, parts: forwarded.Split) -> str:
+    """What the customer wrote now: `split_reply`'s new text (quoted history and signature cut),
+    or the words before the first forward when that is shorter."""
+    return mail.new_text if len(mail.new_text) <= len(parts.own) else parts.own
 
 
 def _own_amounts(found: list[entities.Entity], parts: forwarded.Split) -> list[tuple[str, str]]:
