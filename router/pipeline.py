@@ -64,12 +64,15 @@ def understand(mail: ParsedMail, settings: Settings, classifier: Classifier | No
     prediction = classifier.predict(mail.subject, mail.new_text) if classifier else None
     ours = set(settings.own_addresses)
     found = _entities(mail, parts, attached, hits, text, settings)
+    words = _new_words(mail, parts)
+    # the lures are the forwards; the customer's side is their new words (not the quoted history)
     report = phishing.assess(mail.body, mail.subject, official=settings.teams.official_domains, attached=attached,
-                             shorteners=phishing.DEFAULT_SHORTENERS | settings.teams.extra_shorteners, parts=parts)
+                             shorteners=phishing.DEFAULT_SHORTENERS | settings.teams.extra_shorteners,
+                             parts=forwarded.Split(words, parts.forwarded))
     urgent = urgency.assess(
         # the customer's new words: not the forwards, and not the quoted history, where our own
         # acknowledgement's "act now" / "立即处理" would raise every follow-up
-        f"{mail.subject}\n{_new_words(mail, parts)}",
+        f"{mail.subject}\n{words}",
         base=issue_type.priority if issue_type else "normal",
         amounts=_own_amounts(found, parts),
         thresholds=settings.teams.thresholds,
@@ -91,7 +94,7 @@ def understand(mail: ParsedMail, settings: Settings, classifier: Classifier | No
         entities=tuple(found),
         phishing=report,
         urgency=urgent,
-        chaser=urgency.chaser(_new_words(mail, parts), mail.subject).reason,
+        chaser=urgency.chaser(words, mail.subject).reason,
         compromise_reasons=tuple(s.reason for s in signs),
         lure_secrets=tuple(k for k in secrets.secret_kinds(lure_hits) if k not in kinds),
     )
