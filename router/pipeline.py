@@ -218,8 +218,9 @@ def decide_facts(f: Facts, settings: Settings) -> Decision:
         reasons.append(f"the forwarded message holds {', '.join(f.lure_secrets)}: the lure's, not the customer's; "
                        "redacted in the team's copy")
     priority = f.urgency.priority if f.urgency else None
+    at = len(reasons)  # where the base priority goes: it quotes no mail text, so it skips the redaction pass
     if f.urgency:
-        reasons += [f"priority: {r}" for r in f.urgency.reasons]
+        reasons += [f"priority: {r}" for r in f.urgency.reasons[1:]]
     if f.chaser:
         reasons.append(f"chaser: {f.chaser}")
     return Decision(
@@ -236,7 +237,7 @@ def decide_facts(f: Facts, settings: Settings) -> Decision:
         sender=f.sender,
         route=route,
         actions=decide.actions_for(f, route, template, settings),
-        reasons=tuple(_redacted(reasons)),
+        reasons=tuple(_with_base(_redacted(reasons), at, f)),
         reply=ReplyPlan(template, reply_key),
         language_detail=language.detail(f"{f.mail.subject}\n{f.mail.new_text}"),
         entities=entities.to_record(f.entities),
@@ -245,6 +246,13 @@ def decide_facts(f: Facts, settings: Settings) -> Decision:
         chaser=f.chaser is not None,
         lure_secrets=f.lure_secrets,
     )
+
+
+def _with_base(reasons: list[str], at: int, f: Facts) -> list[str]:
+    """The reasons with the base priority's (the issue type's, not quoting the mail) put back at `at`."""
+    if not f.urgency or not f.urgency.reasons:
+        return reasons
+    return [*reasons[:at], f"priority: {f.urgency.reasons[0]}", *reasons[at:]]
 
 
 def _redacted(reasons: list[str]) -> list[str]:
