@@ -8,12 +8,21 @@ with its p95 per-message latency; then the `router triage --json` CLI end to
 end over files (process start-up and model load included).
 
     .venv/bin/python bench/triage.py [--n 2000]
+    .venv/bin/python bench/triage.py --before 5e95159 [--n 1000] [--rounds 3]
+
+`--before REF` measures the in-process pipeline of the `router` package as
+it was at git REF against this checkout's, in the same run: child processes
+take turns (before, after, before, ...), each timing the same mix in CPU
+time, so a busy shared machine slows both alike.  It prints the CPU
+microseconds per message of each and the added share (issue 13's budget:
+the new checks may add at most 10 %).
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import os
 import platform
 import resource
@@ -31,11 +40,63 @@ from mix import REPO, build
 from router import classify, config, pipeline
 
 
+def _cpu_us_per_message(n: int) -> float:
+    """CPU microseconds per message of `pipeline.triage` over the mix (the child's side of --before)."""
+    settings = config.load(REPO / "config.toml")
+    clf = classify.load(settings.model_path)
+    mail = build(n)
+    for raw in mail[:50]:
+        pipeline.triage(raw, settings, clf)
+    t0 = time.process_time()
+    for raw in mail:
+        pipeline.triage(raw, settings, clf)
+    return (time.process_time() - t0) / len(mail) * 1e6
+
+
+_CHILD = """
+import sys
+tree, bench, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+if tree != "-":  # the older package: not the editable install's finder
+    sys.meta_path[:] = [f for f in sys.meta_path if "editable" not in repr(f).lower()]
+    sys.path.insert(0, tree)
+sys.path.insert(0, bench)
+import triage
+import router
+assert tree == "-" or router.__file__.startswith(tree), router.__file__
+print(triage._cpu_us_per_message(n))
+"""
+
+
+def compare(ref: str, n: int, rounds: int) -> None:
+    """Per-message CPU time of the pipeline at `ref` and now, taking turns in child processes."""
+    core = str(sorted(os.sched_getaffinity(0))[0])
+    with tempfile.TemporaryDirectory() as tmp:
+        archive = subprocess.run(["git", "-C", str(REPO), "archive", ref, "router"], capture_output=True, check=True).stdout
+        subprocess.run(["tar", "-x", "-C", tmp], input=archive, check=True)
+        figures: dict[str, list[float]] = {"before": [], "after": []}
+        for _ in range(rounds):
+            for name, tree in (("before", tmp), ("after", "-")):
+                out = subprocess.run(["taskset", "-c", core, sys.executable, "-c", _CHILD, tree, str(Path(__file__).parent), str(n)],
+                                     capture_output=True, text=True, check=True, cwd=REPO).stdout
+                figures[name].append(float(out.split()[-1]))
+    before, after = min(figures["before"]), min(figures["after"])
+    print(json.dumps({"ref": ref, "n": n, "rounds": rounds, "cpu_us_per_message": figures}, indent=None))
+    print(f"\n{'pipeline in-process, CPU time per message':<44}{'best of ' + str(rounds):>14}")
+    print(f"{'before (' + ref + ')':<44}{before:>11,.0f} µs")
+    print(f"{'after (this checkout)':<44}{after:>11,.0f} µs")
+    print(f"{'added':<44}{(after / before - 1) * 100:>12.1f} %")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=2000)
+    ap.add_argument("--before", metavar="REF", help="compare the pipeline at this git ref with this checkout's")
+    ap.add_argument("--rounds", type=int, default=3)
     args = ap.parse_args()
-    os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # one core
+    if args.before:
+        compare(args.before, args.n, args.rounds)
+        return
+    os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})  # one core
     settings = config.load(REPO / "config.toml")
     clf = classify.load(settings.model_path)
     mail = build(args.n)

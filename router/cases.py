@@ -12,8 +12,12 @@ goes to review), so nobody can read or steer someone else's case.
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import replace
 
+from router import sla as clock
+from router.config import SlaSettings
+from router.decide import case_id_for
 from router.records import Decision, EvidenceReport, ParsedMail, Routing
 from router.state import CaseRow, Store
 
@@ -22,12 +26,46 @@ TEAM_ROUTES = ("security", "compliance", "general")
 EVIDENCE_KINDS = ("identity", "transactions", "activity_log", "source_of_funds")
 
 
-def join_case(store: Store, decision: Decision, mail: ParsedMail, routing: Routing) -> Decision:
-    """Join a follow-up to its case, or open a new case for this message.
+def join_case(store: Store, decision: Decision, mail: ParsedMail, routing: Routing,
+              sla: SlaSettings | None = None, now: float | None = None) -> Decision:
+    """Join a follow-up to its case, or open a new case for this message; with `sla`, run its clock.
 
-    Returns the decision as the case makes it (case id, evidence, route);
-    the caller records both in one transaction.
+    Returns the decision as the case makes it (case id, evidence, route,
+    escalation); the caller records both in one transaction.
     """
+    decision = _join_or_open(store, decision, mail, routing)
+    if sla is not None and decision.priority:
+        # the case's own first message decided again (a requeue) is not a follow-up
+        first = decision.case_id == case_id_for(mail.message_id)
+        decision = _clock(store, decision, sla, time.time() if now is None else now, follow_up=not first)
+    return decision
+
+
+def _clock(store: Store, decision: Decision, sla: SlaSettings, now: float, *, follow_up: bool) -> Decision:
+    """Start or tighten the case's SLA clock; escalate a chaser past the configured share, once."""
+    case = store.case(decision.case_id)
+    if case is None or decision.priority is None:
+        return decision
+    follow_up = follow_up and case.received is not None
+    if not follow_up or clock.higher(case.priority, decision.priority):
+        received = case.received if case.received is not None else now
+        due = clock.due(received, decision.priority, decision.route, sla)
+        if case.due is not None:
+            due = min(due, case.due)
+        store.schedule_case(case.case_id, decision.priority, received, due)
+        case = replace(case, priority=decision.priority, received=received, due=due)
+    chased = decision.chaser or (follow_up and case.status == "open")
+    if not (chased and sla.escalation_address and case.answered is None):
+        return decision
+    used = clock.elapsed_share(case, now)
+    if used < sla.escalation_share or not store.claim_escalation(case.case_id, now):
+        return decision
+    return replace(decision, escalated=True).because(
+        f"escalated to {sla.escalation_address}: a chaser after {used:.0%} of the case's response window "
+        f"(escalation share {sla.escalation_share:.0%})")
+
+
+def _join_or_open(store: Store, decision: Decision, mail: ParsedMail, routing: Routing) -> Decision:
     sender = mail.from_address
     case = _referenced_case(store, mail)
     if case and case.sender != sender:

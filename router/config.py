@@ -13,7 +13,9 @@ from __future__ import annotations
 import os
 import re
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -102,6 +104,33 @@ class ReplySettings:
 
 
 @dataclass(frozen=True)
+class TeamSettings:
+    """What the teams receive (issue 13): explorer links, urgency thresholds, official domains."""
+
+    explorers: Mapping[str, Mapping[str, str]]  # chain (or family) -> {"tx": url, "address": url}
+    thresholds: Mapping[str, Decimal]  # currency -> amount at or above which a case is high
+    official_domains: tuple[str, ...]
+    extra_shorteners: frozenset[str]  # added to phishing.DEFAULT_SHORTENERS
+
+
+@dataclass(frozen=True)
+class SlaSettings:
+    """The SLA clock: hours to answer per priority, when a chaser escalates, and to whom."""
+
+    hours: Mapping[str, float]  # priority -> hours from received to due
+    security_urgent_hours: float  # urgent cases of the security team: sooner
+    near_share: float  # share of the SLA after which an open case is "near" due
+    escalation_share: float  # a chaser after this share of the SLA escalates
+    escalation_address: str
+
+    def window_hours(self, priority: str, route: str) -> float:
+        """The SLA of a case of this priority on this route, in hours."""
+        if priority == "urgent" and route == "security":
+            return min(self.security_urgent_hours, self.hours["urgent"])
+        return self.hours[priority]
+
+
+@dataclass(frozen=True)
 class Settings:
     source: Path | None
     imap: ImapSettings
@@ -121,6 +150,8 @@ class Settings:
     loop_header: str
     require_recipient: bool
     replies: ReplySettings
+    teams: TeamSettings = field(default_factory=lambda: _default_teams())
+    sla: SlaSettings = field(default_factory=lambda: _default_sla())
     raw: dict[str, Any] = field(repr=False, default_factory=dict)
 
     def routing(self) -> Routing:
@@ -200,6 +231,9 @@ def _merge(defaults: dict[str, Any], user: dict[str, Any]) -> dict[str, Any]:
         if section == "issue_types":
             merged[section] = dict(values)
             continue
+        if section == "entities" and isinstance(values.get("explorers"), dict):
+            # per chain: a user's [entities.explorers.<chain>] adds or replaces that chain only
+            values = {**values, "explorers": {**defaults[section].get("explorers", {}), **values["explorers"]}}
         for key, value in values.items():
             if key == "password" and section in ("imap", "smtp"):
                 raise ConfigError(f"{section}.password: passwords are not read from the config; use password_file or password_env")
@@ -374,8 +408,54 @@ def _build(d: dict[str, Any], base: Path, source: Path | None) -> Settings:
         loop_header=sender_r.text("loop_header"),
         require_recipient=sender_r.flag("require_recipient"),
         replies=replies,
+        teams=_teams(d, base),
+        sla=_sla(d, base),
         raw=d,
     )
+
+
+PRIORITIES = ("low", "normal", "high", "urgent")
+
+
+def _teams(d: dict[str, Any], base: Path) -> TeamSettings:
+    ent_r, urg_r, ph_r = (_Reader(d[k], k, base) for k in ("entities", "urgency", "phishing"))
+    explorers: dict[str, dict[str, str]] = {}
+    for chain, spec in (ent_r._get("explorers") or {}).items():
+        if not isinstance(spec, dict) or set(spec) - {"tx", "address"}:
+            raise ent_r._fail(f"explorers.{chain}", "must be a table with tx and/or address URL templates")
+        for kind, url in spec.items():
+            if not isinstance(url, str) or not url.startswith(("https://", "http://")) or "{value}" not in url:
+                raise ent_r._fail(f"explorers.{chain}.{kind}", "must be an http(s) URL with {value} in it")
+        explorers[chain] = dict(spec)
+    thresholds: dict[str, Decimal] = {}
+    for cur, value in (urg_r._get("thresholds") or {}).items():
+        try:
+            thresholds[str(cur).upper()] = Decimal(str(value))
+        except InvalidOperation:
+            raise urg_r._fail(f"thresholds.{cur}", f"must be a number, got {value!r}") from None
+    official = tuple(x.lower().strip(".") for x in ph_r.strlist("official_domains"))
+    if not official:
+        raise ph_r._fail("official_domains", "must name at least one domain")
+    extra = frozenset(x.lower() for x in ph_r.strlist("extra_shorteners"))
+    return TeamSettings(explorers, thresholds, official, extra)
+
+
+def _sla(d: dict[str, Any], base: Path) -> SlaSettings:
+    r = _Reader(d["sla"], "sla", base)
+    hours = {p: r.num(f"{p}_hours", 0) for p in PRIORITIES}
+    share = r.num("escalation_share", 0)
+    near = r.num("near_share", 0)
+    if share > 1 or near > 1:
+        raise r._fail("escalation_share" if share > 1 else "near_share", "must be a share between 0 and 1")
+    return SlaSettings(hours, r.num("security_urgent_hours", 0), near, share, r.address("escalation_address"))
+
+
+def _default_teams() -> TeamSettings:
+    return _teams(tomllib.loads(default_text()), Path("."))
+
+
+def _default_sla() -> SlaSettings:
+    return _sla(tomllib.loads(default_text()), Path("."))
 
 
 def _issue_types(table: dict[str, Any]) -> tuple[IssueType, ...]:

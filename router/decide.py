@@ -16,7 +16,10 @@ from dataclasses import dataclass
 from router.config import IssueType, Settings
 from router.records import Action, EvidenceReport, ParsedMail, Prediction, SenderInfo, SubjectInfo
 from router.understand.automated import is_machine_address
+from router.understand.entities import Entity
 from router.understand.evidence import DANGEROUS
+from router.understand.phishing import PhishingReport
+from router.understand.urgency import Urgency
 
 CASE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32: no I, L, O, U
 
@@ -36,6 +39,13 @@ class Facts:
     compromise: str | None
     prediction: Prediction | None
     to_us: bool
+    # what the teams receive (issue 13)
+    entities: tuple[Entity, ...] = ()
+    phishing: PhishingReport | None = None
+    urgency: Urgency | None = None
+    chaser: str | None = None  # why the words press an open request, or None
+    compromise_reasons: tuple[str, ...] = ()  # every sign of compromise, with why it counts
+    lure_secrets: tuple[str, ...] = ()  # secret kinds inside forwarded lures only
 
 
 def case_id_for(message_id: str) -> str:

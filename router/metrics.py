@@ -25,6 +25,12 @@ IMAP_CONNECT_FAILURES = Counter("router_imap_connect_failures_total", "Failed at
 IMAP_CONNECTED = Gauge("router_imap_connected", "1 while an IMAP session is up, 0 while reconnecting", registry=REGISTRY)
 BACKLOG = Gauge("router_backlog_messages", "Messages waiting in the mailbox at the last poll", registry=REGISTRY)
 LAST_POLL = Gauge("router_last_successful_poll_timestamp_seconds", "Unix time of the last successful poll", registry=REGISTRY)
+BY_PRIORITY = Counter("router_messages_by_priority_total", "Messages handled, by priority (issue 13)", ["priority"],
+                      registry=REGISTRY)
+ESCALATIONS = Counter("router_escalations_total", "Cases escalated by a chaser past the SLA share", ["priority"],
+                      registry=REGISTRY)
+OPEN_CASES = Gauge("router_open_cases", "Open, unanswered cases by SLA state (on_time, near, past_due)", ["sla"],
+                   registry=REGISTRY)
 MODEL = Gauge("router_model_info", "The model in use (value 1)", ["version"], registry=REGISTRY)
 # More reasons to be unhealthy (e.g. logins that keep failing): each returns the reason or None.
 HEALTH_CHECKS: list[Callable[[], str | None]] = []

@@ -15,9 +15,21 @@ from router import decide, parse
 from router.classify import Classifier
 from router.config import Settings
 from router.decide import Facts
-from router.records import Decision, EvidenceReport, File, ParsedMail, ReplyPlan, SenderInfo, SubjectInfo
+from router.records import Attachment, Decision, EvidenceReport, File, ParsedMail, ReplyPlan, SecretHit, SenderInfo, SubjectInfo
 from router.text import normalize, to_simplified
-from router.understand import auth, automated, compromise, evidence, language, secrets, subject
+from router.understand import (
+    auth,
+    automated,
+    compromise,
+    entities,
+    evidence,
+    forwarded,
+    language,
+    phishing,
+    secrets,
+    subject,
+    urgency,
+)
 
 log = logging.getLogger(__name__)
 
@@ -26,11 +38,16 @@ def understand(mail: ParsedMail, settings: Settings, classifier: Classifier | No
     """Run every check on a parsed mail and collect the findings."""
     subj = subject.parse_subject(mail.subject, settings.issue_types, settings.uid_pattern)
     issue_type = settings.issue_type(subj.type)
-    text = "\n".join([mail.subject, mail.body, *_attached_text(mail)])
+    parts = forwarded.split(mail.body)  # the whole body: split_reply's new_text has the forwards cut away
+    attached = _attached_messages(mail)
+    texts = _attached_text(mail)
+    text = "\n".join([mail.subject, mail.body, *(t for t, _lure in texts)])
     lang, _script = language.detect(f"{mail.subject}\n{mail.new_text}")
     hits = secrets.find_secrets(text)
-    kinds = tuple(secrets.secret_kinds(hits))
+    own_hits, lure_hits = _by_owner(hits, _lure_spans(mail, parts, texts))
+    kinds = tuple(secrets.secret_kinds(own_hits))
     folded = to_simplified(normalize(f"{mail.subject}\n{mail.new_text}")).lower()
+    signs = compromise.signals(folded)
     ctx = automated.Context(
         own_addresses=frozenset(settings.own_addresses) | frozenset(settings.routes.values()),
         loop_header=settings.loop_header,
@@ -43,42 +60,135 @@ def understand(mail: ParsedMail, settings: Settings, classifier: Classifier | No
         automated=bool(auto_reasons),
         reasons=tuple(auto_reasons + ([auth_reason] if auth_reason else [])),
     )
-    report = evidence.assess(mail.attachments, mail.new_text, settings.limits)
-    report_dangerous = evidence.is_dangerous(report)
+    ev = evidence.assess(mail.attachments, mail.new_text, settings.limits)
+    report_dangerous = evidence.is_dangerous(ev)
     # Mails a rule already decides skip both models (issue 12): secrets, a security
     # subject type, an automated sender, a dangerous attachment (quarantine).
     by_rule = bool(kinds) or bool(issue_type and issue_type.category == "security") or sender.automated or report_dangerous
     prediction = classifier.predict(mail.subject, mail.new_text) if classifier and not by_rule else None
     ours = set(settings.own_addresses)
+    found = _entities(mail, parts, attached, hits, text, settings)
+    words = _new_words(mail, parts)
+    # the lures are the forwards; the customer's side is their new words (not the quoted history)
+    report = phishing.assess(mail.body, mail.subject, official=settings.teams.official_domains, attached=attached,
+                             shorteners=phishing.DEFAULT_SHORTENERS | settings.teams.extra_shorteners,
+                             parts=forwarded.Split(words, parts.forwarded))
+    urgent = urgency.assess(
+        # the customer's new words: not the forwards, and not the quoted history, where our own
+        # acknowledgement's "act now" / "立即处理" would raise every follow-up
+        f"{mail.subject}\n{words}",
+        base=issue_type.priority if issue_type else "normal",
+        amounts=_own_amounts(found, parts),
+        thresholds=settings.teams.thresholds,
+        compromise=_attacked(signs),
+        extra=phishing.priority_signals(report),
+    )
     return Facts(
         mail=mail,
         subject=subj,
         issue_type=issue_type,
         language=lang,
         sender=sender,
-        evidence=report,
+        evidence=ev,
         dangerous=report_dangerous,
         secrets=kinds,
-        compromise=compromise.find(folded),
+        compromise=signs[0].phrase if signs else None,
         prediction=prediction,
         to_us=bool(ours & set(mail.to + mail.cc)) or not ours,
+        entities=tuple(found),
+        phishing=report,
+        urgency=urgent,
+        chaser=urgency.chaser(words, mail.subject).reason,
+        compromise_reasons=tuple(s.reason for s in signs),
+        lure_secrets=tuple(k for k in secrets.secret_kinds(lure_hits) if k not in kinds),
     )
 
 
 _TEXT_NAMES = (".txt", ".text", ".csv", ".tsv", ".log", ".json", ".md", ".eml")
 
 
-def _attached_text(mail: ParsedMail, budget: int = 200_000) -> list[str]:
-    """Decoded text attachments: customers paste keys and seed phrases into files too."""
+def _is_message(att: Attachment) -> bool:
+    return att.content_type == "message/rfc822" or att.filename.lower().endswith(".eml")
+
+
+def _attached_text(mail: ParsedMail, budget: int = 200_000) -> list[tuple[str, bool]]:
+    """Decoded text attachments, and whether each is an attached message (a possible lure).
+
+    Customers paste keys and seed phrases into files too.
+    """
     out = []
     for att in mail.attachments:
-        if att.content_type.startswith("text/") or att.filename.lower().endswith(_TEXT_NAMES):
+        if att.content_type.startswith(("text/", "message/rfc822")) or att.filename.lower().endswith(_TEXT_NAMES):
             text = att.payload[:budget].decode("utf-8", "replace")
-            out.append(text)
+            out.append((text, _is_message(att)))
             budget -= len(text)
             if budget <= 0:
                 break
     return out
+
+
+def _attached_messages(mail: ParsedMail, most: int = 5) -> list[forwarded.Forwarded]:
+    """Attached messages (RFC 2046 section 5.2.1 message/rfc822, or .eml files): lures the customer forwards."""
+    return [forwarded.from_eml(att.payload) for att in mail.attachments if _is_message(att)][:most]
+
+
+def _lure_spans(mail: ParsedMail, parts: forwarded.Split, texts: list[tuple[str, bool]]) -> list[tuple[int, int]]:
+    """Where the forwarded lures lie in the text the secrets check reads (subject, body, attached texts)."""
+    offset = len(mail.subject) + 1
+    spans = [(s + offset, e + offset) for s, e in forwarded.lure_spans(parts)]
+    pos = offset + len(mail.body) + 1
+    for t, is_lure in texts:
+        if is_lure:
+            spans.append((pos, pos + len(t)))
+        pos += len(t) + 1
+    return spans
+
+
+def _by_owner(hits: list[SecretHit], lures: list[tuple[int, int]]) -> tuple[list[SecretHit], list[SecretHit]]:
+    """(the customer's secrets, codes inside forwarded lures): the latter are redacted but not the customer's."""
+    own: list[SecretHit] = []
+    lure: list[SecretHit] = []
+    for h in hits:
+        (lure if any(s <= h.start and h.end <= e for s, e in lures) else own).append(h)
+    return own, lure
+
+
+def _entities(mail: ParsedMail, parts: forwarded.Split, attached: list[forwarded.Forwarded], hits: list[SecretHit],
+              text: str, settings: Settings) -> list[entities.Entity]:
+    """Entities of the subject, the body's content (forwarded header lines blanked) and attached messages.
+
+    Nothing the secrets check found becomes an entity: its spans in the body,
+    and its values anywhere.
+    """
+    offset, end = len(mail.subject) + 1, len(mail.subject) + 1 + len(mail.body)
+    body_spans = [(h.start - offset, h.end - offset) for h in hits if h.start >= offset and h.end <= end]
+    return entities.extract(
+        mail.subject,
+        [forwarded.content_view(mail.body, parts) if parts.forwarded else mail.body, *(a.headers.get("subject", "") + "\n" + a.body for a in attached)],
+        uid_pattern=settings.uid_pattern,
+        redacted=[text[h.start:h.end] for h in hits],
+        redacted_spans=[body_spans],
+    )
+
+
+def _attacked(signs: list[compromise.Signal]) -> bool:
+    """Signs of an attacker, for urgency: a lost authenticator (and any sign read inside
+    the same phrase) locks the customer out, which is security but not an attack."""
+    lost = [(g.start, g.start + len(g.phrase)) for g in signs if g.kind == "lost_authenticator"]
+    return any(g.kind != "lost_authenticator" and not any(a <= g.start < b for a, b in lost) for g in signs)
+
+
+def _new_words(mail: ParsedMail, parts: forwarded.Split) -> str:
+    """What the customer wrote now: `split_reply`'s new text (quoted history and signature cut),
+    or the words before the first forward when that is shorter."""
+    return mail.new_text if len(mail.new_text) <= len(parts.own) else parts.own
+
+
+def _own_amounts(found: list[entities.Entity], parts: forwarded.Split) -> list[tuple[str, str]]:
+    """Amounts the customer wrote (subject, or their text before the first forward): a lure's "$50,000 prize" is not."""
+    first = parts.forwarded[0].start if parts.forwarded else None
+    return [(e.value, e.currency or "") for e in found if e.kind == "amount" and (
+        e.source == "subject" or (e.source == "text" and (first is None or e.start < first)))]
 
 
 def decide_facts(f: Facts, settings: Settings) -> Decision:
@@ -86,7 +196,18 @@ def decide_facts(f: Facts, settings: Settings) -> Decision:
     reasons = [f.subject.reason]
     category, confidence, why = decide.categorize(f)
     reasons += why
-    route, route_reason = decide.route_for(f, category)
+    reasons += list(f.compromise_reasons)
+    route_facts = f
+    if f.phishing is not None:
+        why_phish = "; ".join(f.phishing.reasons[:3])
+        if category != "security":
+            category, confidence = "security", 1.0
+            reasons.append(f"phishing or impersonation report ({why_phish}): security")
+        else:
+            reasons.append(f"phishing or impersonation report: {why_phish}")
+        # a report is as firm as a sign of compromise: no model is needed to route it
+        route_facts = replace(f, compromise=f.compromise or "phishing report")
+    route, route_reason = decide.route_for(route_facts, category)
     if route_reason:
         reasons.append(route_reason)
     else:
@@ -98,6 +219,15 @@ def decide_facts(f: Facts, settings: Settings) -> Decision:
     if f.prediction is None:
         reasons.append("model not consulted: a rule decides this mail" if _decided_by_rule(f)
                        else "no trained model loaded: category from the subject type and rules only")
+    if f.lure_secrets:
+        reasons.append(f"the forwarded message holds {', '.join(f.lure_secrets)}: the lure's, not the customer's; "
+                       "redacted in the team's copy")
+    priority = f.urgency.priority if f.urgency else None
+    at = len(reasons)  # where the base priority goes: it quotes no mail text, so it skips the redaction pass
+    if f.urgency:
+        reasons += [f"priority: {r}" for r in f.urgency.reasons[1:]]
+    if f.chaser:
+        reasons.append(f"chaser: {f.chaser}")
     return Decision(
         message_id=f.mail.message_id,
         case_id=decide.case_id_for(f.mail.message_id),
@@ -112,14 +242,26 @@ def decide_facts(f: Facts, settings: Settings) -> Decision:
         sender=f.sender,
         route=route,
         actions=decide.actions_for(f, route, template, settings),
-        reasons=tuple(_redacted(reasons)),
+        reasons=tuple(_with_base(_redacted(reasons), at, f)),
         reply=ReplyPlan(template, reply_key),
         language_detail=language.detail(f"{f.mail.subject}\n{f.mail.new_text}"),
+        entities=entities.to_record(f.entities),
+        priority=priority,
+        phishing_report=f.phishing.to_record() if f.phishing else None,
+        chaser=f.chaser is not None,
+        lure_secrets=f.lure_secrets,
     )
 
 
 def _decided_by_rule(f: Facts) -> bool:
     return bool(f.secrets) or bool(f.issue_type and f.issue_type.category == "security") or f.sender.automated or f.dangerous
+
+
+def _with_base(reasons: list[str], at: int, f: Facts) -> list[str]:
+    """The reasons with the base priority's (the issue type's, not quoting the mail) put back at `at`."""
+    if not f.urgency or not f.urgency.reasons:
+        return reasons
+    return [*reasons[:at], f"priority: {f.urgency.reasons[0]}", *reasons[at:]]
 
 
 def _redacted(reasons: list[str]) -> list[str]:

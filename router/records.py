@@ -205,6 +205,13 @@ class Decision:
     file: str | None = None
     reply: ReplyPlan | None = None
     language_detail: str | None = None  # zh-Hans | zh-Hant | en | ISO 639-1 code | und (language.detail)
+    # what the teams receive (issue 13)
+    entities: Mapping[str, list[Any]] = field(default_factory=dict)  # entities.to_record(): kind -> values
+    priority: str | None = None  # urgent | high | normal | low (None: decided before priorities)
+    phishing_report: Mapping[str, Any] | None = None  # phishing.PhishingReport.to_record()
+    chaser: bool = False  # the words press an open request ("third time asking", "还没有回复")
+    lure_secrets: tuple[str, ...] = ()  # secret kinds inside forwarded lures: redacted, not the customer's
+    escalated: bool = False  # this message escalates its case (a chaser past the SLA share)
 
     # -- reading the actions ------------------------------------------------------
     @property
@@ -231,6 +238,11 @@ class Decision:
         from the route table; the planned acknowledgement stays."""
         return replace(self, route=route, reasons=(*self.reasons, why),
                        actions=routing.actions(route, self.reply_template, bool(self.secrets)))
+
+    @property
+    def redacted(self) -> bool:
+        """The team's copy is a redacted rebuild: the customer's secrets, or codes inside a forwarded lure."""
+        return bool(self.secrets or self.lure_secrets)
 
     def set_aside(self, where: str, folder: str, why: str) -> Decision:
         """Filed in a set-aside folder (quarantine, dead-letter) after its actions ran:
@@ -261,6 +273,12 @@ class Decision:
             file=r.get("file"),
             reply=ReplyPlan(plan.get("template"), plan.get("reason")) if plan else None,
             language_detail=r.get("language_detail"),
+            entities=dict(r.get("entities") or {}),
+            priority=r.get("priority"),
+            phishing_report=r.get("phishing_report"),
+            chaser=bool(r.get("chaser", False)),
+            lure_secrets=tuple(r.get("lure_secrets") or ()),
+            escalated=bool(r.get("escalated", False)),
         )
 
     def to_record(self) -> dict[str, Any]:
@@ -307,6 +325,12 @@ class Decision:
                 "actions": [_action_record(a) for a in self.actions],
                 "reply": {"template": self.reply.template, "reason": self.reply.reason} if self.reply else None,
                 "reasons": list(self.reasons),
+                "entities": {k: list(v) for k, v in self.entities.items()},
+                "priority": self.priority,
+                "phishing_report": dict(self.phishing_report) if self.phishing_report is not None else None,
+                "chaser": self.chaser,
+                "lure_secrets": list(self.lure_secrets),
+                "escalated": self.escalated,
             }
         )
         return record

@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from router import metrics, parse, pipeline
+from router import metrics, parse, pipeline, sla
 from router.act.forward import forward_once
 from router.act.outbox import Outbox, PermFail, TempFail
 from router.act.reply import Replier
@@ -86,6 +86,7 @@ class Runner:
         metrics.LAST_POLL.set(time.time())  # reached: /healthz must not fail during a long drain
         self.state.set_meta("last_poll", time.time())
         self.state.set_meta("backlog", len(uids))
+        self.count_clocks()
         if not uids:
             return result
         sizes = mb.sizes(uids)
@@ -131,7 +132,17 @@ class Runner:
         remaining = max(0, len(uids) - result.handled)
         self.state.set_meta("backlog", remaining)
         metrics.BACKLOG.set(remaining)
+        self.count_clocks()
         return result
+
+    def count_clocks(self) -> None:
+        """The Prometheus gauges of open cases by SLA state (on_time, near, past_due)."""
+        counts = dict.fromkeys(sla.STATES, 0)
+        now = time.time()
+        for case in self.state.open_clocks():
+            counts[sla.state_of(case, now, self.settings.sla)] += 1
+        for state, n in counts.items():
+            metrics.OPEN_CASES.labels(sla=state).set(n)
 
     def file_all(self, mb: Mailbox, items: list[_ToFile]) -> None:
         """File acted-on messages: one MOVE per destination folder, then record each."""
@@ -152,6 +163,7 @@ class Runner:
                 route = i.decision.route
                 self.state.record_step(i.row, "filed", folder=folder, outcome=route)
                 metrics.MESSAGES.labels(route=route, outcome="handled").inc()
+                metrics.BY_PRIORITY.labels(priority=i.decision.priority or "none").inc()
                 metrics.LATENCY.observe(time.monotonic() - i.started)
                 log.info(
                     "message handled",
@@ -228,17 +240,21 @@ class Runner:
         """decide -> join the case; the case and the decision are recorded together or not at all."""
         _mail, decision = pipeline.decide_mail(mail, self.settings, self.classifier)
         with self.state.transaction():
-            decision = join_case(self.state, decision, mail, self.settings.routing())
+            decision = join_case(self.state, decision, mail, self.settings.routing(), self.settings.sla)
             self.state.record_step(row, "decided", record=decision.to_record(), route=decision.route, case_id=decision.case_id,
                                    sender=mail.from_address, folder=decision.folder)
         log.info("decided", extra={"message_id": mail.message_id, "case_id": decision.case_id, "route": decision.route,
                                    "category": decision.category, "confidence": round(decision.confidence, 4),
-                                   "language": decision.language, "secrets": list(decision.secrets)})
+                                   "language": decision.language, "secrets": list(decision.secrets),
+                                   "priority": decision.priority, "escalated": decision.escalated})
         return decision
 
     def _forward(self, row: MessageRow, raw: bytes, mail: ParsedMail, decision: Decision) -> None:
         for to in decision.forwards:
             self.forward_step(raw, mail, decision, to)
+        if decision.escalated and self.settings.sla.escalation_address:
+            if self.forward_step(raw, mail, decision, self.settings.sla.escalation_address, purpose="escalation"):
+                metrics.ESCALATIONS.labels(priority=decision.priority or "none").inc()
         self.state.record_step(row, "forwarded")
 
     def forward_step(self, raw: bytes, mail: ParsedMail, decision: Decision, to: str, purpose: str = "forward") -> str | None:

@@ -6,11 +6,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+from router import sla
 from router.classify import read_metadata
 from router.config import Settings
 from router.errors import RouterError
 from router.oauth import health as login_health
-from router.state import DatabaseError, open_store
+from router.state import DatabaseError, SqliteStore, open_store
 
 
 def collect(settings: Settings) -> dict[str, Any]:
@@ -39,11 +40,32 @@ def collect(settings: Settings) -> dict[str, Any]:
             "rate_limited_senders": s["rate_limited_senders"],
             "open_cases": s["open_cases"],
             "recent_cases": s["recent_cases"],
+            "sla": _clocks(state, settings),
             "model": _model(settings.model_path),
             "logins": login_health.read(settings.state_path),
         }
     finally:
         state.close()
+
+
+def _clocks(state: SqliteStore, settings: Settings) -> dict[str, Any]:
+    """Open cases by SLA state, and the ones near and past due (soonest first)."""
+    now = time.time()
+    try:
+        cases = state.open_clocks()
+    except DatabaseError:  # a store from before the SLA clock (schema 1), opened read-only
+        cases = []
+    counts = dict.fromkeys(sla.STATES, 0)
+    listed: list[dict[str, Any]] = []
+    for c in cases:
+        st = sla.state_of(c, now, settings.sla)
+        counts[st] += 1
+        if st != "on_time" and len(listed) < 50:
+            listed.append({"case_id": c.case_id, "sla": st, "priority": c.priority, "route": c.route,
+                           "sender": c.sender, "received": c.received, "acknowledged": c.acknowledged,
+                           "due": c.due, "due_in_hours": round(((c.due or now) - now) / 3600, 2),
+                           "escalated": c.escalated is not None})
+    return {"counts": counts, "cases": listed}
 
 
 def _model(path: Path) -> dict[str, Any] | None:
@@ -70,6 +92,12 @@ def format_status(s: dict[str, Any]) -> str:
     for server, entry in sorted((s.get("logins") or {}).items()):
         if not entry.get("ok", True):
             lines.append(f"{server} login failing ({entry.get('failures')}x): {entry.get('error')}")
+    clocks = s.get("sla") or {"counts": {}, "cases": []}
+    lines.append("SLA: " + (", ".join(f"{k}={v}" for k, v in clocks["counts"].items()) or "no open cases"))
+    for c in clocks["cases"]:
+        when = f"{-c['due_in_hours']:g} h overdue" if c["sla"] == "past_due" else f"due in {c['due_in_hours']:g} h"
+        lines.append(f"  case #{c['case_id']} {c['sla'].replace('_', ' ')} ({when}), priority {c['priority']}, "
+                     f"route {c['route']}" + (", escalated" if c["escalated"] else ""))
     m = s.get("model")
     if m:
         figs = m.get("holdout_metrics") or m.get("cv_metrics") or {}

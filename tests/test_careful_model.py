@@ -110,11 +110,25 @@ def test_security_threshold_reaches_recall_at_lowest_cost() -> None:
     y = np.array(["security"] * 100 + ["general"] * 100)
     p_sec = np.concatenate([rng.uniform(0.2, 1.0, 100), rng.uniform(0.0, 0.5, 100)])
     proba = np.stack([np.zeros(200), 1 - p_sec, p_sec], axis=1)
-    t, thresholds, info = choose_security(y, proba, labels)
+    t, thresholds, info = choose_security(y, proba, labels, max_cost=1.0)
     assert info["recall_with_review"] >= 0.98
-    assert security_cost(y, proba, labels, t, thresholds) == {k: v for k, v in info.items() if k != "threshold"}
+    assert security_cost(y, proba, labels, t, thresholds) == {k: v for k, v in info.items() if k not in ("threshold", "max_cost")}
     # Calling every mail security would also reach the target, at a far higher cost.
     assert info["non_security_to_security"] + info["non_security_to_review"] < 100
+
+
+def test_security_threshold_never_floods_the_security_team() -> None:
+    """Past the cost cap the recall target gives way, and the figure says so."""
+    rng = np.random.default_rng(0)
+    labels = ["compliance", "general", "security"]
+    y = np.array(["security"] * 100 + ["general"] * 100)
+    p_sec = np.concatenate([rng.uniform(0.2, 1.0, 100), rng.uniform(0.0, 0.5, 100)])
+    proba = np.stack([np.zeros(200), 1 - p_sec, p_sec], axis=1)
+    _t, _thresholds, info = choose_security(y, proba, labels, max_cost=0.08)
+    assert info["non_security_to_security"] + info["non_security_to_review"] <= 8
+    assert 0.5 < info["recall_with_review"] < 0.98
+    _t, _thresholds, wide = choose_security(y, proba, labels, max_cost=0.2)
+    assert wide["recall_with_review"] > info["recall_with_review"]
 
 
 def test_careful_model_trains_saves_and_loads_with_its_backend(fake: FakeEmbedder, tmp_path: Path) -> None:
@@ -218,7 +232,7 @@ def _triage(subject: str, body: str, p: Prediction) -> dict[str, Any]:
 
 def test_model_security_beats_a_general_subject_type_with_the_reason() -> None:
     p = Prediction("security", 0.31, "m-1", {"security": 0.31, "general": 0.62, "compliance": 0.07}, False, "careful")
-    r = _triage("提现失败-UID12345678", "提现一直没到账。另外上周有个陌生设备登录过", p)
+    r = _triage("提现失败-UID12345678", "提现一直没到账，麻烦帮我查一下", p)
     assert (r["category"], r["route"]) == ("security", "security")
     assert any("P(security) 0.31" in x and "not lowered" in x for x in r["reasons"])
     assert r["model"]["stage"] == "careful"

@@ -169,6 +169,6 @@ def test_defaults_equal_the_shipped_config() -> None:
     from router import config
 
     shipped, builtin = config.load(str(REPO / "config.toml")), config.load(search=False)
-    for field in ("routes", "folders", "uid_pattern", "issue_types", "limits", "own_addresses", "replies"):
+    for field in ("routes", "folders", "uid_pattern", "issue_types", "limits", "own_addresses", "replies", "teams", "sla"):
         assert getattr(shipped, field) == getattr(builtin, field), field
     assert (shipped.imap.host, shipped.imap.port, shipped.smtp.port) == (builtin.imap.host, builtin.imap.port, builtin.smtp.port)

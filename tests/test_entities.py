@@ -218,3 +218,16 @@ def test_header_value_is_ascii_json_that_round_trips_through_a_message() -> None
     parsed = json.loads(str(msg[ent.HEADER]))
     assert parsed == ent.to_record(found)
     assert parsed["amount"] == [{"value": "20000", "currency": "USDT"}]
+
+
+def test_scan_finds_what_finditer_finds() -> None:
+    """The first-character scan (a speed-up) must not change which dates and amounts are found."""
+    texts = [
+        "On Dec 4, 2026 at 3:15 PM I sent 1,000 USDT; 12/04 2026-12-04 03:12 UTC+8 12345 1.5BTC 2万U",
+        "2026年12月4日 下午3点半 转了 ¥20,000 和 4，820 USDT，订单号 A20261204001，3:15:20am",
+        "Sept 3rd, 4 Sep 2025, 10:30, x1:20, 99:99:99, abc123 2.0.1 1-2-3 May 5th 5th May",
+    ]
+    for text in texts:
+        assert [m.span() for m in ent._DATE.finditer(text)] == [m.span() for m in ent._scan(ent._DATE, ent._DATE_STARTS, text)]
+        assert ([m.span() for m in ent._AMOUNT_AFTER.finditer(text)]
+                == [m.span() for m in ent._scan(ent._AMOUNT_AFTER, ent._DIGIT_RUN, text)])

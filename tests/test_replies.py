@@ -469,8 +469,8 @@ def lang_run(tmp_path: Path, dovecot: Dovecot, smtp_sink: SmtpSink) -> tuple[Smt
     return smtp_sink, mailbox_ids(dovecot)
 
 
-ZH_MARKERS = ("工单", "24-48", "安全提醒", "绝不会索要您的密码")
-EN_MARKERS = ("Case", "24-48", "For your safety", "will never ask you for passwords")
+ZH_MARKERS = ("工单", "小时内回复您", "安全提醒", "绝不会索要您的密码")
+EN_MARKERS = ("Case", "Our team will reply within", "For your safety", "will never ask you for passwords")
 
 
 def test_languages_secrets_hint_and_rfc3834_form(lang_run: tuple[SmtpSink, dict[str, list[str]]]) -> None:

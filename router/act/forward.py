@@ -13,6 +13,7 @@ import email
 import email.policy
 import hashlib
 from email.message import EmailMessage, Message
+from email.policy import EmailPolicy
 from email.utils import formatdate
 
 from router.act.headers import clean
@@ -20,12 +21,34 @@ from router.act.outbox import Outbox
 from router.config import Settings
 from router.records import Decision, ParsedMail
 from router.state import Store
+from router.understand import entities, urgency
 from router.understand.secrets import redact
+
+
+class _ForwardPolicy(EmailPolicy):
+    """SMTP policy that writes the machine-readable X-Router-Entities on one line.
+
+    Its JSON has no folding white space, and the default 78-character limit
+    would turn it into RFC 2047 encoded words that a JSON reader cannot take.
+    RFC 5322 section 2.1.1 allows lines up to 998 characters; the value is
+    kept shorter than that (`_ENTITIES_MAX`).
+    """
+
+    def fold(self, name: str, value: str) -> str:
+        if name.lower() == entities.HEADER.lower():
+            return EmailPolicy.fold(self.clone(max_line_length=998), name, value)  # calls _fold, not this fold
+        return super().fold(name, value)
+
+    def fold_binary(self, name: str, value: str) -> bytes:  # what BytesGenerator (smtplib) calls
+        if name.lower() == entities.HEADER.lower():
+            return EmailPolicy.fold_binary(self.clone(max_line_length=998), name, value)
+        return super().fold_binary(name, value)
 
 
 # Keep the attached original's headers as they came (no refolding): refolding a
 # decoded value can raise on CR/LF from encoded words, and it changes the copy.
-_POLICY = email.policy.SMTP.clone(refold_source="none")
+_POLICY = _ForwardPolicy(**email.policy.SMTP.clone(refold_source="none").__dict__)
+_ENTITIES_MAX = 900
 
 
 def domain_of(address: str) -> str:
@@ -38,9 +61,17 @@ def derived_message_id(original_id: str, purpose: str, to: str, settings: Settin
     return f"<router.{purpose}.{h}@{domain_of(settings.smtp.from_address)}>"
 
 
-def subject_prefix(decision: Decision) -> str:
+ESCALATION_TAG = "[ESCALATED]"
+ESCALATION_HEADER = "X-Router-Escalation"
+
+
+def subject_prefix(decision: Decision, purpose: str = "fwd") -> str:
+    """[ESCALATED] for an escalation, [URGENT] for an urgent case, then category, UID and case id."""
     uid = decision.subject.uid
-    parts = [f"[{decision.category.upper()}]"]
+    parts = [ESCALATION_TAG] if purpose == "escalation" else []
+    if tag := urgency.subject_tag(decision.priority or "normal"):
+        parts.append(tag)
+    parts.append(f"[{decision.category.upper()}]")
     if uid:
         parts.append(f"[UID {uid}]")
     parts.append(f"[Case #{decision.case_id}]")
@@ -73,7 +104,7 @@ def build_forward(raw: bytes, mail: ParsedMail, decision: Decision, to: str, set
     msg["From"] = settings.smtp.from_address
     msg["To"] = to
     subject = clean(redact(mail.subject)) or "(no subject)"
-    msg["Subject"] = f"{subject_prefix(decision)} {subject}"
+    msg["Subject"] = f"{subject_prefix(decision, purpose)} {subject}"
     msg["Date"] = formatdate(localtime=False)
     msg["Message-ID"] = derived_message_id(mail.message_id, purpose, to, settings)
     msg["Auto-Submitted"] = "auto-forwarded"
@@ -92,9 +123,32 @@ def build_forward(raw: bytes, mail: ParsedMail, decision: Decision, to: str, set
         ("X-Router-Original-Message-ID", clean(mail.message_id, 500)),
     ):
         msg[name] = value
-    problems = [] if decision.secrets else smtp_problems(raw)
-    msg.set_content(summary_text(mail, decision, problems))
-    if decision.secrets:
+    if decision.priority:
+        msg["X-Router-Priority"] = decision.priority
+        for name, value in urgency.priority_headers(decision.priority):
+            msg[name] = value
+    found = entities_of(decision)
+    head = found
+    value = entities.header_value(head)
+    while len(value) > _ENTITIES_MAX and head:
+        head = head[:-1]  # the body's block keeps them all
+        value = entities.header_value(head)
+    if head:
+        msg[entities.HEADER] = value
+    if decision.phishing_report is not None:
+        msg["X-Router-Phishing"] = "clicked" if decision.phishing_report.get("clicked") else "report"
+    if purpose == "escalation":
+        msg[ESCALATION_HEADER] = f"case {decision.case_id}: chaser past the SLA share"
+    problems = [] if decision.redacted else smtp_problems(raw)
+    body = summary_text(mail, decision, problems)
+    block = entities.forward_block(found, settings.teams.explorers)
+    if block:
+        body = f"What to act on:\n{block}\n\n{body}"
+    if purpose == "escalation":
+        body = (f"ESCALATION: the customer chased case #{decision.case_id} after the configured share of its "
+                f"response window passed, and it is not answered yet.\n\n{body}")
+    msg.set_content(body)
+    if decision.redacted:
         msg.add_attachment(redacted_copy(mail), disposition="attachment", filename="original.eml")
     elif problems:
         # message/rfc822 may only be 7bit, 8bit or binary (RFC 2046 section 5.2.1),
@@ -137,6 +191,16 @@ def summary_text(mail: ParsedMail, decision: Decision, problems: list[str] | Non
         f"Evidence required: {', '.join(decision.required) or 'none'}; present: {', '.join(present) or 'none'}; "
         f"missing: {', '.join(_missing(decision)) or 'none'}",
     ]
+    if decision.priority:
+        lines.insert(1, f"Priority: {decision.priority}")
+    if decision.phishing_report is not None:
+        rep = decision.phishing_report
+        lines.append("PHISHING REPORT: " + "; ".join(rep.get("reasons", [])[:5])
+                     + (" - the customer says they clicked or typed a code there" if rep.get("clicked") else ""))
+        if rep.get("urls"):
+            lines.append("Suspicious links (do not open): " + ", ".join(clean(u, 200).replace("http", "hxxp", 1) for u in rep["urls"][:10]))
+    if decision.lure_secrets:
+        lines.append(f"The forwarded lure holds {', '.join(decision.lure_secrets)}; the attached copy is redacted.")
     if decision.secrets:
         lines.append(
             f"WARNING: the customer sent secrets ({', '.join(decision.secrets)}). The attached copy is redacted; "
@@ -154,6 +218,21 @@ def summary_text(mail: ParsedMail, decision: Decision, problems: list[str] | Non
     else:
         lines.append("The original message is attached.")
     return "\n".join(lines) + "\n"
+
+
+def entities_of(decision: Decision) -> list[entities.Entity]:
+    """The Decision's `entities` record as Entity values, for the forward's block and header."""
+    out = []
+    for kind, values in decision.entities.items():
+        for v in values:
+            if isinstance(v, dict):
+                value = str(v.get("value", ""))
+                family = "evm" if value.lower().startswith("0x") else None
+                out.append(entities.Entity(kind, value, chain=v.get("chain"), family=family,
+                                           currency=v.get("currency"), checked=bool(v.get("checked", True))))
+            else:
+                out.append(entities.Entity(kind, str(v)))
+    return out
 
 
 def forward_once(outbox: Outbox, store: Store, settings: Settings, raw: bytes, mail: ParsedMail, decision: Decision,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import email.policy
 import logging
 import re
+import time
 import tomllib
 from email.message import EmailMessage
 from email.utils import formatdate
@@ -22,7 +23,7 @@ from typing import Any
 
 import jinja2
 
-from router import metrics
+from router import metrics, sla
 from router.act.forward import derived_message_id
 from router.act.headers import clean
 from router.act.outbox import Outbox, PermFail
@@ -81,9 +82,15 @@ def reply_context(settings: Settings, decision: Decision, lang: str) -> dict[str
         want_zh = lang == "zh"
         issue = next((a for a in it.aliases if bool(re.search(r"[\u4e00-\u9fff]", a)) == want_zh), None)
     missing = [k for k in decision.required if k not in decision.evidence.present]
+    report = decision.phishing_report
     return {
         "case_id": decision.case_id,
-        "response_time": settings.replies.response_time,
+        # the case's real window (its priority's SLA); the configured text for records made before priorities
+        "response_time": (sla.hours_text(settings.sla.window_hours(decision.priority, decision.route))
+                          if decision.priority else settings.replies.response_time),
+        "phishing": report is not None,
+        "clicked": bool(report and report.get("clicked")),
+        "official_domains": list(settings.teams.official_domains),
         "missing": [names["evidence"].get(k, k) for k in missing],
         "secrets": [names["secrets"].get(k, k) for k in decision.secrets],
         "subject_hint": decision.subject.status != "ok",
@@ -153,6 +160,7 @@ class Replier:
             self.state.forget_unsent_reply(mail.message_id)
             raise
         self._record(mail.message_id, case_id, sender, "sent", template, replace_row=True)
+        self.state.mark_acknowledged(case_id, time.time())  # the SLA clock: acknowledged
         # The customer answers our acknowledgement: its Message-ID leads back to the case.
         self.state.link_message(case_id, str(msg["Message-ID"]))
         metrics.REPLIES.labels(outcome="sent", reason=template).inc()

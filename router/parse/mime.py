@@ -225,7 +225,8 @@ def attachments(parts: list[tuple[Message, int]], hint: str | None) -> tuple[Att
         if part.is_multipart():
             # An attached message (or container) is one file; its own parts are
             # walked too and show up separately.
-            if depth == 0 or not (disposition == "attachment" or (ctype == "message/rfc822" and filename)):
+            # RFC 2046 section 5.2.1: a message/rfc822 part is an attached message with or without a name
+            if depth == 0 or not (disposition == "attachment" or ctype == "message/rfc822"):
                 continue
             try:
                 inner = part.get_payload()

@@ -44,6 +44,13 @@ class CaseRow:
     required: tuple[str, ...]
     present: tuple[str, ...]
     status: str
+    # the SLA clock (issue 13): Unix times, None until known
+    priority: str | None = None
+    received: float | None = None
+    acknowledged: float | None = None
+    answered: float | None = None
+    due: float | None = None
+    escalated: float | None = None
 
 
 @dataclass(frozen=True)

@@ -97,9 +97,22 @@ CREATE INDEX IF NOT EXISTS corrections_mid ON corrections (message_id);
 CREATE INDEX IF NOT EXISTS corrections_ts ON corrections (ts);
 """
 
+# 2 (issue 13): the SLA clock of a case: its priority, when it was received,
+# acknowledged and answered, when it is due, and when it was escalated (once).
+SLA_CLOCK = """
+ALTER TABLE cases ADD COLUMN priority TEXT;
+ALTER TABLE cases ADD COLUMN received REAL;
+ALTER TABLE cases ADD COLUMN acknowledged REAL;
+ALTER TABLE cases ADD COLUMN answered REAL;
+ALTER TABLE cases ADD COLUMN due REAL;
+ALTER TABLE cases ADD COLUMN escalated REAL;
+CREATE INDEX IF NOT EXISTS cases_due ON cases (status, due);
+"""
+
 # MIGRATIONS[i] takes the store from version i to version i + 1.
 MIGRATIONS: tuple[str, ...] = (
     MESSAGES + CASES + CORRECTIONS,  # 1: the schema before versions were counted
+    SLA_CLOCK,  # 2: priority and the SLA clock of cases (issue 13)
 )
 
 VERSION = len(MIGRATIONS)

@@ -295,6 +295,23 @@ class SqliteStore:
         cols = ", ".join(f"{k}=?" for k in fields)
         self.db.execute(f"UPDATE cases SET {cols} WHERE case_id=?", (*fields.values(), case_id))
 
+    # -- the SLA clock -------------------------------------------------------------------
+    def schedule_case(self, case_id: str, priority: str, received: float, due: float) -> None:
+        self.db.execute("UPDATE cases SET priority=?, received=COALESCE(received, ?), due=?, updated=? WHERE case_id=?",
+                        (priority, received, due, time.time(), case_id))
+
+    def mark_acknowledged(self, case_id: str, ts: float) -> None:
+        self.db.execute("UPDATE cases SET acknowledged=COALESCE(acknowledged, ?) WHERE case_id=?", (ts, case_id))
+
+    def claim_escalation(self, case_id: str, ts: float) -> bool:
+        cur = self.db.execute("UPDATE cases SET escalated=? WHERE case_id=? AND escalated IS NULL", (ts, case_id))
+        return cur.rowcount == 1
+
+    def open_clocks(self) -> list[CaseRow]:
+        rows = self.db.execute("SELECT * FROM cases WHERE status='open' AND answered IS NULL AND due IS NOT NULL"
+                               " ORDER BY due")
+        return [c for c in map(_case, rows) if c is not None]
+
     # -- acknowledgements ---------------------------------------------------------------
     def reply_outcome(self, message_id: str) -> str | None:
         row = self.db.execute("SELECT outcome FROM replies WHERE message_id=?", (message_id,)).fetchone()
@@ -399,7 +416,11 @@ def _case(row: sqlite3.Row | None) -> CaseRow | None:
         return None
     return CaseRow(case_id=row["case_id"], sender=row["sender"], category=row["category"], route=row["route"],
                    issue_type=row["issue_type"], required=tuple(json.loads(row["required"])),
-                   present=tuple(json.loads(row["present"])), status=row["status"])
+                   present=tuple(json.loads(row["present"])), status=row["status"],
+                   **{k: row[k] for k in _CLOCK_COLUMNS if k in row.keys()})
+
+
+_CLOCK_COLUMNS = ("priority", "received", "acknowledged", "answered", "due", "escalated")
 
 
 def load_corrections(state_path: Path, since: float | None = None) -> list[dict[str, Any]]:

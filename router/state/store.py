@@ -64,6 +64,23 @@ class Store(Protocol):
     def update_case(self, case_id: str, *, present: tuple[str, ...] | None = None, route: str | None = None,
                     category: str | None = None) -> None: ...
 
+    # -- the SLA clock (issue 13) -----------------------------------------------------
+    def schedule_case(self, case_id: str, priority: str, received: float, due: float) -> None:
+        """Set the case's priority and due time; `received` is kept from the first message."""
+        ...
+
+    def mark_acknowledged(self, case_id: str, ts: float) -> None:
+        """The first acknowledgement of the case went out at `ts` (later ones change nothing)."""
+        ...
+
+    def claim_escalation(self, case_id: str, ts: float) -> bool:
+        """True once per case: the caller escalates it; False when it was escalated before."""
+        ...
+
+    def open_clocks(self) -> list[CaseRow]:
+        """Open, unanswered cases that have a due time, soonest due first."""
+        ...
+
     # -- acknowledgements (SPEC 6) ---------------------------------------------------
     def reply_outcome(self, message_id: str) -> str | None: ...
 

@@ -40,6 +40,8 @@ DEFAULT_PARAMS: dict[str, Any] = {
     "calibration_folds": 5,
 }
 SECURITY_RECALL_TARGET = 0.98
+# At most this share of non-security mail may go to security or review to reach it.
+SECURITY_COST_CAP = 0.08
 
 Progress = Callable[[str], None]
 
@@ -269,9 +271,7 @@ def train(
                 "deployed": {**_scores(y, combined, labels), "careful_share": round(float(hard.mean()), 4), "folds": len(selection)},
             },
         }
-        if "security" in labels:
-            security_t, thresholds, sec_info = choose_security(y, combined, labels, ruled=ruled)
-            cv_metrics[selection_name]["security"] = sec_info
+        threshold_oof = combined
         if selection_name == "writer_out":
             say("stratified CV of the chosen models")
             f2, c2, _ = _oof(texts, y, emb, stratified, params, (fast_c,), [careful_key] if careful_key else [], seed, float("inf"), say)
@@ -281,8 +281,17 @@ def train(
                 **({"careful": _scores(y, c2[careful_key], labels)} if careful_key else {}),
                 "deployed": {**_scores(y, comb2, labels), "careful_share": round(float(hard2.mean()), 4), "folds": len(stratified)},
             }
-            if "security" in labels:
-                cv_metrics["stratified"]["security"] = security_cost(y, comb2, labels, security_t, thresholds, ruled)
+            threshold_oof = comb2
+        if "security" in labels:
+            # Thresholds come from stratified folds even when the models were chosen
+            # writer-out: six of the writer slices hold one label each, so holding one
+            # out removes most of a class and biases every P(class) of its mails
+            # downwards; a threshold fitted to that bias sends half the other mail to
+            # security (measured: docs/benchmarks.md).  Writer-out figures are reported.
+            security_t, thresholds, sec_info = choose_security(y, threshold_oof, labels, ruled=ruled)
+            cv_metrics["stratified" if selection_name == "writer_out" else selection_name]["security"] = sec_info
+            if selection_name == "writer_out":
+                cv_metrics["writer_out"]["security"] = security_cost(y, combined, labels, security_t, thresholds, ruled)
         # Flat figures kept for older readers of the metadata (status, promote).
         chosen = cv_metrics[selection_name]["deployed"]
         cv_metrics.update({"accuracy": chosen["accuracy"], "macro_f1": chosen["macro_f1"], "folds": len(selection)})
@@ -362,33 +371,44 @@ def rule_security(texts: Sequence[str]) -> np.ndarray:
 
 
 def choose_security(y: np.ndarray, proba: np.ndarray, labels: list[str], target: float = SECURITY_RECALL_TARGET,
-                    ruled: np.ndarray | None = None) -> tuple[float, dict[str, float], dict[str, Any]]:
+                    ruled: np.ndarray | None = None, max_cost: float = SECURITY_COST_CAP) -> tuple[float, dict[str, float], dict[str, Any]]:
     """Threshold on P(security) plus review thresholds, cheapest in non-security mail.
 
     Above the security threshold a mail is security whatever its subject
-    type.  A security mail counts as caught when it is called security or
-    goes to review.  Every candidate threshold (quantiles of P(security) on
-    the security mails) gets the review thresholds that reach the target
-    (choose_thresholds); the pair that sends the fewest non-security mails
-    to security or review wins.
+    type.  A security mail counts as caught when a rule or the model calls it
+    security or it goes to review.  Every candidate threshold gets the review
+    thresholds that reach the target (choose_thresholds); the pair that sends
+    the fewest non-security mails to security or review wins.  No pair may
+    send more than `max_cost` of the non-security mail there: past that the
+    security team drowns in general mail, so the target gives way and the
+    recall reached is what the metadata reports.
     """
     sec = labels.index("security")
     p_sec = proba[:, sec]
     is_sec = (y == "security") & (~ruled if ruled is not None else True)
-    cands = sorted(set(np.round(np.quantile(p_sec[is_sec], np.linspace(0.0, 0.3, 31)), 4)) | {0.5}) if is_sec.any() else [0.5]
-    best: tuple[int, float, dict[str, float]] | None = None
+    cands = sorted(set(np.round(np.quantile(p_sec[is_sec], np.linspace(0.0, 0.5, 51)), 4)) | {0.5}) if is_sec.any() else [0.5]
+    n_other = max(1, int((y != "security").sum()))
+    best: tuple[tuple[bool, float, int], float, dict[str, float]] | None = None
     for t in cands:
         thresholds, _recall, _rate = choose_thresholds(y, proba, labels, target, security_threshold=float(t), ruled=ruled)
         cost = security_cost(y, proba, labels, float(t), thresholds, ruled)
-        key = cost["non_security_to_security"] + cost["non_security_to_review"]
-        if cost["recall_with_review"] >= target and (best is None or key < best[0]):
+        spent = cost["non_security_to_security"] + cost["non_security_to_review"]
+        if spent > max_cost * n_other:
+            thresholds = {lab: 0.0 for lab in labels}  # the review thresholds alone cost too much: none
+            cost = security_cost(y, proba, labels, float(t), thresholds, ruled)
+            spent = cost["non_security_to_security"]
+            if spent > max_cost * n_other:
+                continue
+        # reaching the target first, then recall, then the cheapest
+        key = (cost["recall_with_review"] >= target, cost["recall_with_review"] if cost["recall_with_review"] < target else 0.0, -spent)
+        if best is None or key > best[0]:
             best = (key, float(t), thresholds)
     if best is None:
-        t = float(cands[0])
-        thresholds, _r, _x = choose_thresholds(y, proba, labels, target, security_threshold=t, ruled=ruled)
-        best = (0, t, thresholds)
-    _, t, thresholds = best
-    return t, thresholds, {"threshold": t, **security_cost(y, proba, labels, t, thresholds, ruled)}
+        t = 0.5
+        thresholds = {lab: 0.0 for lab in labels}
+    else:
+        _, t, thresholds = best
+    return t, thresholds, {"threshold": t, "max_cost": max_cost, **security_cost(y, proba, labels, t, thresholds, ruled)}
 
 
 def _decided(proba: np.ndarray, labels: list[str], security_threshold: float | None) -> tuple[np.ndarray, np.ndarray]:
