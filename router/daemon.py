@@ -25,7 +25,7 @@ from router.config import Settings
 from router.errors import LoginError, MailboxError, RouterError
 from router.mailbox import CONNECTION_ERRORS, Mailbox, Refused
 from router.runner import Runner, mailbox_key
-from router.state import State
+from router.state import open_store
 
 _RETRIED_ERRORS: tuple[type[Exception], ...] = (MailboxError, *CONNECTION_ERRORS)
 log = logging.getLogger(__name__)
@@ -40,7 +40,7 @@ class Daemon:
         self.stop = threading.Event()
         self.wake = threading.Event()
         self.reload = threading.Event()
-        self.state = State(settings.state_path)
+        self.state = open_store(settings.store())
         self.classifier = _load_model(settings)
         self.outbox = Outbox(settings.smtp)
         self.runner = self._runner()
@@ -53,6 +53,8 @@ class Daemon:
 
     # -- life cycle -------------------------------------------------------------
     def acquire_lock(self) -> None:
+        if self.settings.store().shared:
+            return  # PostgreSQL: several routers share the mailbox, each message under a lease
         key = hashlib.sha256(mailbox_key(self.settings).encode()).hexdigest()[:16]
         path = self.settings.state_path.parent / f"router-{key}.lock"
         fh = open(path, "w")  # noqa: SIM115 - held for the daemon's life

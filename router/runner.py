@@ -58,6 +58,9 @@ def mailbox_key(settings: Settings) -> str:
     return settings.mailbox_key()
 
 
+HELD = "held"  # what handle() returns for a message another live router holds
+
+
 class Runner:
     def __init__(self, settings: Settings, state: Store, classifier: Classifier | None, outbox: Outbox,
                  should_stop: Callable[[], bool] = lambda: False) -> None:
@@ -116,6 +119,8 @@ class Runner:
                         outcome = self.handle(mb, uid, raws[uid], pending)
                     else:
                         continue  # expunged by someone else meanwhile
+                    if outcome == HELD:
+                        continue  # another router's: neither handled nor deferred here
                     if outcome == "deferred":
                         result.deferred += 1
                         row = self.state.get(self.key, mb.uidvalidity, uid)
@@ -189,6 +194,8 @@ class Runner:
         started = time.monotonic()
         mail = parse.parse(raw, self.settings.limits)
         row = self.state.claim(self.key, mb.uidvalidity, uid, mail.message_id, parse.content_hash(raw))
+        if row is None:
+            return HELD  # another live router holds it (PostgreSQL lease): it finishes the message
         if row.reached("filed"):
             # Known and finished (UIDVALIDITY change, re-delivery): file again, act never twice.
             folder = row.folder or self.settings.folders["review"]
@@ -271,6 +278,8 @@ class Runner:
         header = mb.fetch_header(uid)
         mail = parse.problem_mail(header, f"message of {size} bytes is over the {self.settings.limits.max_message_bytes}-byte limit")
         row = self.state.claim(self.key, mb.uidvalidity, uid, mail.message_id, parse.content_hash(header + str(size).encode()))
+        if row is None:
+            return HELD
         if row.reached("filed"):
             mb.file(uid, row.folder or self.settings.folders["quarantine"])
             return "duplicate"

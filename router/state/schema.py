@@ -100,6 +100,8 @@ CREATE INDEX IF NOT EXISTS corrections_ts ON corrections (ts);
 # MIGRATIONS[i] takes the store from version i to version i + 1.
 MIGRATIONS: tuple[str, ...] = (
     MESSAGES + CASES + CORRECTIONS,  # 1: the schema before versions were counted
+    # 2: the duplicate check is global (one Message-ID at two of our mailboxes is handled once)
+    "CREATE INDEX IF NOT EXISTS messages_message_id ON messages (message_id);",
 )
 
 VERSION = len(MIGRATIONS)
