@@ -65,6 +65,11 @@ class PostgresStore:
         kwargs: dict[str, Any] = {"autocommit": True, "row_factory": dict_row}
         if password is not None:
             kwargs["password"] = password
+        try:  # fail now, in one line, on a wrong password or an unreachable server (the pool would only time out)
+            psycopg.connect(url, connect_timeout=10, **kwargs).close()
+        except psycopg.OperationalError as exc:
+            reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+            raise RouterError(f"state store {_safe(url)} cannot be opened: {reason}") from None
         self.pool: ConnectionPool[psycopg.Connection[dict[str, Any]]] = ConnectionPool(
             url, min_size=1, max_size=pool_size, kwargs=kwargs, open=False, timeout=30,
             name="router-state")
