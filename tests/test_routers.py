@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 from daemonkit import (env_for, forwards, log_events, mailbox_ids, make_mail, parsed, replies, router_cmd, slow_smtp,
                        start_daemon, stop_daemon, wait_until, write_config)
-from router.state import StoreLocation, open_store
+from router.state import PostgresStore, StoreLocation, open_store
 from router.testing import Dovecot, SmtpSink
 from router.testing.postgres import Postgres
 
@@ -60,14 +60,14 @@ def message_id(raw: bytes) -> str:
 @pytest.mark.slow
 def test_two_routers_one_killed_repeatedly_lose_nothing_and_send_nothing_twice(
         tmp_path: Path, dovecot: Dovecot, smtp_sink: SmtpSink, postgres_server: Postgres, postgres_url: str) -> None:
-    raws = backlog(160)
+    raws = backlog(200)
     ids = [message_id(r) for r in raws]
     assert len(set(ids)) == len(ids)
     steady = pg_config(tmp_path, dovecot, smtp_sink, postgres_server, postgres_url, "steady", lease=3)
     victim = pg_config(tmp_path, dovecot, smtp_sink, postgres_server, postgres_url, "victim", lease=3)
     for raw in raws:
         dovecot.append("INBOX", raw)
-    slow_smtp(smtp_sink, 0.03)  # widens the window between "the relay has it" and "the router recorded it"
+    slow_smtp(smtp_sink, 0.06)  # widens the window between "the relay has it" and "the router recorded it"
 
     rnd = random.Random(SEED)
     steady_log, victim_log = tmp_path / "steady.log", tmp_path / "victim.log"
@@ -78,7 +78,7 @@ def test_two_routers_one_killed_repeatedly_lose_nothing_and_send_nothing_twice(
             with victim_log.open("ab") as fh:
                 proc = subprocess.Popen(router_cmd(victim, "run"), env=env_for(dovecot), stdout=fh, stderr=fh)
             try:
-                proc.wait(timeout=rnd.uniform(1.5, 4.0))
+                proc.wait(timeout=rnd.uniform(2.5, 5.0))
                 pytest.fail(f"the victim exited by itself ({proc.returncode}): {victim_log.read_text()[-2000:]}")
             except subprocess.TimeoutExpired:
                 proc.send_signal(signal.SIGKILL)
@@ -92,6 +92,8 @@ def test_two_routers_one_killed_repeatedly_lose_nothing_and_send_nothing_twice(
             done = wait_until(lambda: not dovecot.uids("INBOX") and store.summary(since=0)["in_progress"] == 0, 90, 0.5)
             assert done, (dovecot.uids("INBOX"), store.summary(since=0)["in_progress"], steady_log.read_text()[-3000:])
             summary = store.summary(since=0)
+            assert isinstance(store, PostgresStore)
+            takeovers = store._exec("SELECT COUNT(*) AS n FROM events WHERE kind='taken_over'")[0]["n"]
         finally:
             store.close()
     finally:
@@ -123,8 +125,10 @@ def test_two_routers_one_killed_repeatedly_lose_nothing_and_send_nothing_twice(
     handled = {name: sum(1 for e in log_events(log) if e.get("event") == "message handled")
                for name, log in (("steady", steady_log), ("victim", victim_log))}
     assert handled["steady"] > 0 and handled["victim"] > 0, handled
+    assert takeovers >= 1, "no expired lease was taken over: the kills missed every claimed message"
     resent = sum(1 for copies in fw.values() if len(copies) > 1)
-    print(f"\n{kills} SIGKILLs of one of two routers; handled {handled}; {resent} forwards re-sent after a crash (same Message-ID)")
+    print(f"\n{kills} SIGKILLs of one of two routers; handled {handled}; {takeovers} expired leases taken over; "
+          f"{resent} forwards re-sent after a crash (same Message-ID)")
 
 
 def test_a_second_router_on_one_mailbox_is_refused_without_postgres(tmp_path: Path, dovecot: Dovecot, smtp_sink: SmtpSink) -> None:
