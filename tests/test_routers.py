@@ -12,6 +12,7 @@ no acknowledgement twice, and the store agrees that everything is filed.
 
 from __future__ import annotations
 
+import json
 import random
 import signal
 import subprocess
@@ -162,3 +163,22 @@ def test_two_routers_share_one_postgres_mailbox_without_doubles(tmp_path: Path, 
     assert seen == Counter(message_id(r) for r in raws)
     fw = forwards(smtp_sink)
     assert all(len(copies) == 1 for copies in fw.values()), {m: c for m, c in fw.items() if len(c) > 1}
+
+
+def test_status_reads_the_postgres_store_and_a_password_in_the_url_is_refused(
+        tmp_path: Path, dovecot: Dovecot, smtp_sink: SmtpSink, postgres_server: Postgres, postgres_url: str) -> None:
+    dovecot.append("INBOX", backlog(1)[0])
+    cfg = pg_config(tmp_path, dovecot, smtp_sink, postgres_server, postgres_url, "one", lease=30)
+    done = subprocess.run(router_cmd(cfg, "run", "--once"), env=env_for(dovecot), capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    status = subprocess.run(router_cmd(cfg, "status", "--json"), env=env_for(dovecot), capture_output=True, text=True, timeout=60)
+    assert status.returncode == 0, status.stderr[-2000:]
+    report = json.loads(status.stdout)
+    assert report["state"] == postgres_url and sum(report["total_by_outcome"].values()) == 1
+    bad = write_config(tmp_path / "one", dovecot, smtp_sink, state={"url": "postgresql://router:hunter2@127.0.0.1:5432/router"})
+    refused = subprocess.run(router_cmd(bad, "check-config"), env=env_for(dovecot), capture_output=True, text=True, timeout=60)
+    assert refused.returncode != 0 and "must not contain a password" in refused.stderr
+    assert "hunter2" not in refused.stderr and len(refused.stderr.strip().splitlines()) == 1
+    gone = write_config(tmp_path / "one", dovecot, smtp_sink, state={"url": postgres_url, "password_env": "ROUTER_TEST_NO_SUCH"})
+    failed = subprocess.run(router_cmd(gone, "status"), env=env_for(dovecot), capture_output=True, text=True, timeout=60)
+    assert failed.returncode == 1 and "password_env ROUTER_TEST_NO_SUCH is not set" in failed.stderr
