@@ -24,7 +24,7 @@ from router.act.outbox import Outbox
 from router.config import Settings
 from router.errors import LoginError, MailboxError, RouterError
 from router.mailbox import CONNECTION_ERRORS, Mailbox, Refused
-from router.runner import Runner, mailbox_key
+from router.runner import Runner, last_uid_key, mailbox_key
 from router.state import open_store
 
 _RETRIED_ERRORS: tuple[type[Exception], ...] = (MailboxError, *CONNECTION_ERRORS)
@@ -107,7 +107,7 @@ class Daemon:
                 self._reload()
             try:
                 mb = self._connected()
-                last = int(self.state.get_meta("last_uid", 0) or 0) if not full else 0
+                last = int(self.state.get_meta(last_uid_key(self.runner.key), 0) or 0) if not full else 0
                 result = self.runner.drain(mb, above=last)
                 metrics.LAST_POLL.set(time.time())
                 backoff = 1.0

@@ -58,6 +58,11 @@ def mailbox_key(settings: Settings) -> str:
     return settings.mailbox_key()
 
 
+def last_uid_key(mailbox: str) -> str:
+    """The meta key of the highest UID drained from `mailbox` (a shared store serves several mailboxes)."""
+    return f"last_uid {mailbox}"
+
+
 HELD = "held"  # what handle() returns for a message another live router holds
 
 
@@ -130,7 +135,7 @@ class Runner:
                         result.handled += 1
                         result.by_route[outcome] = result.by_route.get(outcome, 0) + 1
                 self.file_all(mb, pending)
-                self.state.set_meta("last_uid", max(batch))
+                self.state.set_meta(last_uid_key(self.key), max(batch))
         finally:
             self.outbox.close()
         remaining = max(0, len(uids) - result.handled)

@@ -333,3 +333,16 @@ def test_concurrent_claims_give_each_message_to_exactly_one_router(pg_backend: B
     finally:
         for s in stores:
             s.close()
+
+
+def test_settling_leaves_alone_what_another_live_router_holds(pg_backend: Backend) -> None:
+    a, b = pg_backend.open(lease_seconds=0.5), pg_backend.open(lease_seconds=0.5)
+    try:
+        row = a.claim("m", 1, 8, "<s@x>", "hs")
+        assert row is not None
+        a.record_step(row, "decided", route="general")
+        assert b.in_flight("m", 1) == [] and [r.uid for r in a.in_flight("m", 1)] == [8]
+        _wait(lambda: [r.uid for r in b.in_flight("m", 1)] == [8])  # A's lease ran out: B may settle it
+    finally:
+        a.close()
+        b.close()

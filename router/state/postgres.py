@@ -254,8 +254,14 @@ class PostgresStore:
         return nxt
 
     def in_flight(self, mailbox: str, uidvalidity: int) -> list[MessageRow]:
-        """Messages decided but not recorded as filed (see sqlite.py)."""
-        return self._rows("mailbox=? AND uidvalidity=? AND step IN ('decided','forwarded','replied')", (mailbox, uidvalidity))
+        """Messages decided but not recorded as filed (see sqlite.py), less those another live router holds.
+
+        The caller settles these against a listing of the folder; a message
+        another router is working on may be newer than that listing.
+        """
+        return self._rows("mailbox=? AND uidvalidity=? AND step IN ('decided','forwarded','replied')"
+                          " AND (claim_owner IS NULL OR claim_owner=? OR claim_until<=?)",
+                          (mailbox, uidvalidity, self.owner, time.time()))
 
     def refile(self, mailbox: str, message_id: str, folder: str) -> None:
         self._exec("UPDATE messages SET folder=?, updated=? WHERE mailbox=? AND message_id=? AND step='filed'",
