@@ -346,3 +346,10 @@ def test_settling_leaves_alone_what_another_live_router_holds(pg_backend: Backen
     finally:
         a.close()
         b.close()
+
+
+def test_corrections_are_read_back_from_either_store(backend: Backend) -> None:
+    store = backend.open()
+    store.add_correction(NewCorrection("<k@x>", None, "general", "general", "security", "text", "en", "label"))
+    store.close()
+    assert [c["corrected_category"] for c in load_corrections(backend.location)] == ["security"]

@@ -12,12 +12,14 @@ import os
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from router.errors import RouterError
 from router.state.postgres import PostgresError, PostgresStore
 from router.state.rows import STEPS, CaseRow, MessageRow, NewCorrection
 from router.state.schema import VERSION as SCHEMA_VERSION
-from router.state.sqlite import SqliteStore, load_corrections
+from router.state.sqlite import SqliteStore
+from router.state.sqlite import load_corrections as _sqlite_corrections
 from router.state.store import Store
 
 # What a broken, locked or unreachable store raises (the CLI turns it into one line).
@@ -68,6 +70,21 @@ def open_store(where: Path | StoreLocation, *, readonly: bool = False) -> Store:
         return PostgresStore(where.url, password=where.password(), lease_seconds=where.lease_seconds, readonly=readonly)
     path = where.path if isinstance(where, StoreLocation) else where
     return SqliteStore(path, readonly=readonly)
+
+
+def load_corrections(where: Path | StoreLocation, since: float | None = None) -> list[dict[str, Any]]:
+    """The latest correction of each message (oldest first); [] without a state store.
+
+    A SQLite store is opened read-only and nothing is created; a PostgreSQL
+    one is read without migrating it.
+    """
+    if isinstance(where, StoreLocation) and where.url:
+        store = open_store(where, readonly=True)
+        try:
+            return store.corrections_since(since)
+        finally:
+            store.close()
+    return _sqlite_corrections(where.path if isinstance(where, StoreLocation) else where, since)
 
 
 __all__ = ["STEPS", "SCHEMA_VERSION", "CaseRow", "DatabaseError", "MessageRow", "NewCorrection", "PostgresStore",
