@@ -24,6 +24,7 @@ __all__ = ["COMMANDS", "build_parser", "load_settings", "main", "print_json", "r
 
 _FAILURES: tuple[type[Exception], ...] = (OSError, *DatabaseError)  # one line, no traceback
 
+
 def _global_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="router",

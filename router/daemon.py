@@ -22,7 +22,7 @@ from typing import IO
 from router import classify, config, metrics
 from router.act.outbox import Outbox
 from router.config import Settings
-from router.errors import LoginError, MailboxError, RouterError
+from router.errors import LoginError, MailboxError, RouterError, StoreUnavailable
 from router.mailbox import CONNECTION_ERRORS, Mailbox, Refused
 from router.runner import Runner, last_uid_key, mailbox_key
 from router.state import open_store
@@ -130,6 +130,12 @@ class Daemon:
                     self.stop.wait(max(0.05, wait))
                     continue
                 full = self._wait(mb)
+            except StoreUnavailable as exc:  # PostgreSQL down: act on nothing, retry with backoff
+                log.warning("state store unavailable; retrying", extra={"error": str(exc)[:200], "retry_in_s": backoff})
+                self._disconnect()
+                self.stop.wait(backoff)
+                backoff = min(backoff * 2, 60.0)
+                full = True
             except _RETRIED_ERRORS as exc:
                 if isinstance(exc, LoginError) and not self._ever_connected:
                     raise  # wrong credentials at start: fail now with the reason instead of spinning

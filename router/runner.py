@@ -26,7 +26,7 @@ from router.cases import join_case
 from router.classify import Classifier
 from router.config import Settings
 from router.corrections import Corrector
-from router.errors import MailboxError
+from router.errors import MailboxError, StoreUnavailable
 from router.mailbox import CONNECTION_ERRORS, Mailbox, Refused
 from router.records import Decision, ParsedMail
 from router.state import MessageRow, Store
@@ -62,6 +62,9 @@ def last_uid_key(mailbox: str) -> str:
     """The meta key of the highest UID drained from `mailbox` (a shared store serves several mailboxes)."""
     return f"last_uid {mailbox}"
 
+
+# A lost connection (IMAP, SMTP, the shared state store) is not the message's fault: never set it aside for one.
+_NOT_THE_MESSAGE: tuple[type[Exception], ...] = (*CONNECTION_ERRORS, StoreUnavailable)
 
 HELD = "held"  # what handle() returns for a message another live router holds
 
@@ -230,8 +233,8 @@ class Runner:
         except PermFail as exc:
             metrics.SMTP_ERRORS.labels(kind="permanent").inc()
             return self._set_aside(mb, uid, row, mail.message_id, "dead_letter", f"permanent SMTP failure: {exc}")
-        except CONNECTION_ERRORS:
-            raise
+        except _NOT_THE_MESSAGE:
+            raise  # the connection, not the message: nothing is set aside
         except Exception as exc:  # noqa: BLE001 - one bad message never blocks the others
             log.exception("message failed; quarantined", extra={"message_id": mail.message_id})
             return self._set_aside(mb, uid, row, mail.message_id, "quarantine", f"internal error: {type(exc).__name__}")

@@ -23,7 +23,8 @@ from router.act.outbox import Outbox
 from router.config import Settings
 from router.mailbox import Mailbox
 from router.runner import Runner
-from router.state import Store, StoreLocation, open_store
+from router.errors import StoreUnavailable
+from router.state import PostgresStore, Store, StoreLocation, open_store
 from router.testing import Dovecot, SmtpSink
 from router.testing.postgres import Postgres
 
@@ -103,3 +104,27 @@ def test_a_follow_up_at_another_mailbox_joins_the_case(two: tuple[Settings, Sett
     follow = store.find_known(security.mailbox_key(), "<follow@mail.example>", "")
     assert follow is not None and follow.case_id == opened.case_id
     assert "<follow@mail.example>" in store.message_ids_of_case(support.mailbox_key(), opened.case_id)
+
+
+def test_a_postgres_outage_sets_nothing_aside(two: tuple[Settings, Settings], dovecot: Dovecot, smtp_sink: SmtpSink,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """The store goes away mid-message: the runner stops with StoreUnavailable and the message stays in INBOX."""
+    support, _ = two
+    with Postgres() as server:
+        store = PostgresStore(server.create_database("outage"), password=server.password, pool_timeout=2)
+        dovecot.append("INBOX", mailkit.mail("Withdrawal Failed - UID 11235813", "My USDT withdrawal failed yesterday.",
+                                             sender="o@mail.example", message_id="<outage@mail.example>"))
+        claim = store.claim
+
+        def claim_then_lose_the_server(*args: Any) -> Any:
+            row = claim(*args)
+            server.stop()
+            return row
+
+        monkeypatch.setattr(store, "claim", claim_then_lose_the_server)
+        try:
+            with pytest.raises(StoreUnavailable):
+                _drain(support, store)
+        finally:
+            store.close()
+    assert mailbox_ids(dovecot)["INBOX"] == ["<outage@mail.example>"] and forwards(smtp_sink) == {}

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from router.errors import RouterError
+from router.errors import RouterError, StoreUnavailable
 from router.state import SCHEMA_VERSION, NewCorrection, PostgresStore, Store, StoreLocation, load_corrections, open_store
 from router.state.postgres_schema import VERSION as PG_VERSION
 from router.state.schema import MIGRATIONS
@@ -353,3 +353,19 @@ def test_corrections_are_read_back_from_either_store(backend: Backend) -> None:
     store.add_correction(NewCorrection("<k@x>", None, "general", "general", "security", "text", "en", "label"))
     store.close()
     assert [c["corrected_category"] for c in load_corrections(backend.location)] == ["security"]
+
+
+def test_a_lost_postgres_server_is_reported_as_unavailable_in_one_line(tmp_path: Path) -> None:
+    with Postgres() as server:
+        url = server.create_database("lost")
+        store = PostgresStore(url, password=server.password, pool_timeout=2)
+        assert store.claim("m", 1, 1, "<u@x>", "hu") is not None
+        server.stop()
+        try:
+            with pytest.raises(StoreUnavailable, match="unavailable") as info:
+                store.get("m", 1, 1)
+            assert "\n" not in str(info.value) and server.password not in str(info.value)
+            with pytest.raises(StoreUnavailable), store.transaction():
+                store.event("never")
+        finally:
+            store.close()

@@ -32,7 +32,7 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from router.errors import RouterError
+from router.errors import RouterError, StoreUnavailable
 from router.state.postgres_schema import MIGRATIONS, VERSION, VERSION_TABLE
 from router.state.rows import CaseRow, MessageRow, NewCorrection
 
@@ -57,7 +57,7 @@ class PostgresStore:
     """The `Store` over one PostgreSQL database."""
 
     def __init__(self, url: str, *, password: str | None = None, lease_seconds: float = 60.0,
-                 readonly: bool = False, pool_size: int = 4) -> None:
+                 readonly: bool = False, pool_size: int = 4, pool_timeout: float = 30.0) -> None:
         self.url = url
         self.lease_seconds = lease_seconds
         self.owner = owner_id()
@@ -71,7 +71,7 @@ class PostgresStore:
             reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
             raise RouterError(f"state store {_safe(url)} cannot be opened: {reason}") from None
         self.pool: ConnectionPool[psycopg.Connection[dict[str, Any]]] = ConnectionPool(
-            url, min_size=1, max_size=pool_size, kwargs=kwargs, open=False, timeout=30,
+            url, min_size=1, max_size=pool_size, kwargs=kwargs, open=False, timeout=pool_timeout,
             name="router-state")
         try:
             self.pool.open(wait=True, timeout=30)
@@ -89,8 +89,17 @@ class PostgresStore:
         if current is not None:
             yield current
             return
-        with self.pool.connection() as conn:
+        with self._reachable(), self.pool.connection() as conn:
             yield conn
+
+    @contextmanager
+    def _reachable(self) -> Iterator[None]:
+        """A lost server or connection becomes StoreUnavailable: the caller stops and retries, and acts on nothing meanwhile."""
+        try:
+            yield
+        except (psycopg.OperationalError, PoolTimeout) as exc:
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise StoreUnavailable(f"state store {_safe(self.url)} unavailable: {reason}") from None
 
     def _exec(self, query: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
         with self._conn() as conn:
@@ -106,7 +115,7 @@ class PostgresStore:
         if getattr(self._local, "conn", None) is not None:  # nested: the outer transaction decides
             yield
             return
-        with self.pool.connection() as conn, conn.transaction():
+        with self._reachable(), self.pool.connection() as conn, conn.transaction():
             self._local.conn = conn
             try:
                 yield
