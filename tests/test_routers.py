@@ -185,3 +185,25 @@ def test_status_reads_the_postgres_store_and_a_password_in_the_url_is_refused(
     gone = write_config(tmp_path / "one", dovecot, smtp_sink, state={"url": postgres_url, "password_env": "ROUTER_TEST_NO_SUCH"})
     failed = subprocess.run(router_cmd(gone, "status"), env=env_for(dovecot), capture_output=True, text=True, timeout=60)
     assert failed.returncode == 1 and "password_env ROUTER_TEST_NO_SUCH is not set" in failed.stderr
+
+
+def test_the_daemon_waits_out_a_postgres_outage_and_then_finishes(tmp_path: Path, dovecot: Dovecot, smtp_sink: SmtpSink) -> None:
+    with Postgres() as server:
+        url = server.create_database("outage")
+        cfg = pg_config(tmp_path, dovecot, smtp_sink, server, url, "outage", lease=30)
+        log = tmp_path / "outage.log"
+        proc = start_daemon(cfg, dovecot, log)
+        try:
+            assert wait_until(lambda: b"router started" in log.read_bytes(), 60), log.read_text()[-2000:]
+            server.halt()
+            raws = backlog(3)
+            for raw in raws:
+                dovecot.append("INBOX", raw)
+            assert wait_until(lambda: b"state store unavailable; retrying" in log.read_bytes(), 30), log.read_text()[-2000:]
+            assert len(dovecot.uids("INBOX")) == 3 and forwards(smtp_sink) == {}  # nothing acted on, nothing set aside
+            server.resume()
+            assert wait_until(lambda: not dovecot.uids("INBOX"), 90, 0.3), log.read_text()[-3000:]
+        finally:
+            assert stop_daemon(proc) == 0, log.read_text()[-2000:]
+    assert set(forwards(smtp_sink)) == {message_id(r) for r in raws}
+    assert "Traceback" not in log.read_text()

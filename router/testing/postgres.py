@@ -140,7 +140,20 @@ class Postgres:
         log.info("postgres ready on %s:%s (dir %s)", self.host, self.port, self.base_dir)
 
     def stop(self, timeout: float = 15.0) -> None:
-        """Fast shutdown (SIGINT: roll back and disconnect clients); SIGKILL if it lingers."""
+        """Stop the server and remove its directory (when this object made it)."""
+        self.halt(timeout)
+        with _LIVE_LOCK:
+            _LIVE.discard(self)
+        if self._own_dir:
+            shutil.rmtree(self.base_dir, ignore_errors=True)
+
+    def resume(self) -> None:
+        """Start a halted server again on the same port with its data: an outage, as clients see one."""
+        self._launch()
+        self._wait_ready()
+
+    def halt(self, timeout: float = 15.0) -> None:
+        """Fast shutdown (SIGINT: roll back and disconnect clients), SIGKILL if it lingers; the data stays."""
         proc = self._proc
         if proc is not None:
             if proc.poll() is None:
@@ -152,10 +165,6 @@ class Postgres:
                     proc.kill()
                     proc.wait()
             self._proc = None
-        with _LIVE_LOCK:
-            _LIVE.discard(self)
-        if self._own_dir:
-            shutil.rmtree(self.base_dir, ignore_errors=True)
 
     def create_database(self, name: str) -> str:
         """A new empty database owned by `user`; returns its url."""
