@@ -11,7 +11,7 @@ from router.classify import read_metadata
 from router.config import Settings
 from router.errors import RouterError
 from router.oauth import health as login_health
-from router.state import DatabaseError, SqliteStore, open_store
+from router.state import DatabaseError, Store, open_store
 
 
 def collect(settings: Settings) -> dict[str, Any]:
@@ -49,12 +49,12 @@ def collect(settings: Settings) -> dict[str, Any]:
         state.close()
 
 
-def _clocks(state: SqliteStore, settings: Settings) -> dict[str, Any]:
+def _clocks(state: Store, settings: Settings) -> dict[str, Any]:
     """Open cases by SLA state, and the ones near and past due (soonest first)."""
     now = time.time()
     try:
         cases = state.open_clocks()
-    except DatabaseError:  # a store from before the SLA clock (schema 1), opened read-only
+    except DatabaseError:  # a store from before the SLA clock (SQLite or PostgreSQL schema 1), opened read-only
         cases = []
     counts = dict.fromkeys(sla.STATES, 0)
     listed: list[dict[str, Any]] = []
