@@ -27,7 +27,7 @@ from router import classify, config, metrics
 from router.act.outbox import Outbox
 from router.config import Settings
 from router.errors import LoginError, MailboxError, RouterError, StoreUnavailable
-from router.mailbox import CONNECTION_ERRORS, Mailbox, Refused
+from router.mailbox import CONNECTION_ERRORS, Mailbox
 from router.runner import Runner, last_uid_key, mailbox_key
 from router.state import open_store
 

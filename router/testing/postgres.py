@@ -34,7 +34,7 @@ import time
 from pathlib import Path
 from types import TracebackType
 
-from router.testing.servers import LOOPBACK, free_port
+from router.testing.procs import LOOPBACK, free_port
 
 log = logging.getLogger(__name__)
 
