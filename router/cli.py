@@ -22,6 +22,9 @@ COMMANDS = (run, triage, train, evaluate, promote, status, check_config, requeue
 __all__ = ["COMMANDS", "build_parser", "load_settings", "main", "print_json", "repo_relative"]
 
 
+_FAILURES: tuple[type[Exception], ...] = (OSError, *DatabaseError)  # one line, no traceback
+
+
 def _global_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="router",
@@ -57,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("router: interrupted", file=sys.stderr)
         return 130
-    except (OSError, DatabaseError) as exc:
+    except _FAILURES as exc:
         print(f"router: error: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}", file=sys.stderr)
         return 1
     except BrokenPipeError:

@@ -25,6 +25,7 @@ from router.records import Routing
 from router.oauth.health import health_file
 from router.oauth.settings import OAuth2Settings
 from router.oauth.settings import parse as parse_oauth2
+from router.state import StoreLocation
 
 CATEGORIES = ("security", "compliance", "general")
 ROUTES = CATEGORIES + ("review", "quarantine", "automated")
@@ -153,6 +154,11 @@ class Settings:
     teams: TeamSettings = field(default_factory=lambda: _default_teams())
     sla: SlaSettings = field(default_factory=lambda: _default_sla())
     raw: dict[str, Any] = field(repr=False, default_factory=dict)
+    state_location: StoreLocation | None = None
+
+    def store(self) -> StoreLocation:
+        """Where the state lives: `[state] url` (PostgreSQL) or `[state] path` (SQLite)."""
+        return self.state_location or StoreLocation(self.state_path)
 
     def routing(self) -> Routing:
         """What a route means: the team address to forward to and the folder to file in."""
@@ -396,6 +402,13 @@ def _build(d: dict[str, Any], base: Path, source: Path | None) -> Settings:
         routes=routes,
         folders=folders,
         state_path=state_r.path("path"),
+        state_location=StoreLocation(
+            path=state_r.path("path"),
+            url=_state_url(state_r),
+            password_file=state_r.optional_path("password_file"),
+            password_env=state_r.text("password_env"),
+            lease_seconds=state_r.num("lease_seconds", 1),
+        ),
         model_path=model_r.path("path"),
         training_data=model_r.path("training_data"),
         evaluation_data=tuple(eval_paths),
@@ -489,3 +502,16 @@ def _issue_types(table: dict[str, Any]) -> tuple[IssueType, ...]:
             )
         )
     return tuple(out)
+
+
+def _state_url(r: _Reader) -> str:
+    """`[state] url`: empty (SQLite) or postgresql://user@host:port/db, never with a password in it."""
+    url = r.text("url")
+    if not url:
+        return url
+    if not re.match(r"postgres(ql)?://", url):
+        raise r._fail("url", f"must start with postgresql://, got {url.split(':', 1)[0]}:...")
+    userinfo = url.split("://", 1)[1].split("@", 1)[0] if "@" in url else ""
+    if ":" in userinfo:
+        raise r._fail("url", "must not contain a password (use password_file or password_env)")
+    return url

@@ -36,7 +36,7 @@ from router.classify import Classifier, model_text
 from router.config import CATEGORIES, Settings
 from router.mailbox import CONNECTION_ERRORS, Mailbox
 from router.records import Decision, ParsedMail
-from router.state import NewCorrection, Store, load_corrections
+from router.state import NewCorrection, Store, StoreLocation, load_corrections
 from router.understand.language import detect
 from router.understand.secrets import redact
 
@@ -187,6 +187,6 @@ def find_for_label(mb: Mailbox, settings: Settings, message_id: str) -> tuple[st
 
 
 # -- reading corrections back (train, evaluate) ---------------------------------
-def load(state_path: Path, since: float | None = None) -> list[dict[str, Any]]:
-    """The latest correction of each message (oldest first); [] without a state store."""
+def load(state_path: Path | StoreLocation, since: float | None = None) -> list[dict[str, Any]]:
+    """The latest correction of each message (oldest first); [] without a state store (SQLite file or PostgreSQL)."""
     return load_corrections(state_path, since)

@@ -26,10 +26,10 @@ from typing import IO
 from router import classify, config, metrics
 from router.act.outbox import Outbox
 from router.config import Settings
-from router.errors import LoginError, MailboxError, RouterError
+from router.errors import LoginError, MailboxError, RouterError, StoreUnavailable
 from router.mailbox import CONNECTION_ERRORS, Mailbox
-from router.runner import Runner, mailbox_key
-from router.state import State
+from router.runner import Runner, last_uid_key, mailbox_key
+from router.state import open_store
 
 _RETRIED_ERRORS: tuple[type[Exception], ...] = (MailboxError, *CONNECTION_ERRORS)
 log = logging.getLogger(__name__)
@@ -49,7 +49,7 @@ class Daemon:
         self.stop = threading.Event()
         self.wake = threading.Event()
         self.reload = threading.Event()
-        self.state = State(settings.state_path)
+        self.state = open_store(settings.store())
         self.classifier = _load_model(settings)
         self.outbox = Outbox(settings.smtp)
         self.runner = self._runner()
@@ -62,6 +62,8 @@ class Daemon:
 
     # -- life cycle -------------------------------------------------------------
     def acquire_lock(self) -> None:
+        if self.settings.store().shared:
+            return  # PostgreSQL: several routers share the mailbox, each message under a lease
         key = hashlib.sha256(mailbox_key(self.settings).encode()).hexdigest()[:16]
         path = self.settings.state_path.parent / f"router-{key}.lock"
         fh = open(path, "w")  # noqa: SIM115 - held for the daemon's life
@@ -115,7 +117,7 @@ class Daemon:
                 self._reload()
             try:
                 mb = self._connected()
-                last = int(self.state.get_meta("last_uid", 0) or 0) if not full else 0
+                last = int(self.state.get_meta(last_uid_key(self.runner.key), 0) or 0) if not full else 0
                 result = self.runner.drain(mb, above=last)
                 metrics.LAST_POLL.set(time.time())
                 backoff = 1.0
@@ -139,6 +141,12 @@ class Daemon:
                     self.stop.wait(max(0.05, wait))
                     continue
                 full = self._wait(mb)
+            except StoreUnavailable as exc:  # PostgreSQL down: act on nothing, retry with backoff
+                log.warning("state store unavailable; retrying", extra={"error": str(exc)[:200], "retry_in_s": backoff})
+                self._disconnect()
+                self.stop.wait(backoff)
+                backoff = min(backoff * 2, 60.0)
+                full = True
             except _RETRIED_ERRORS as exc:
                 if isinstance(exc, LoginError) and not self._ever_connected:
                     raise  # wrong credentials at start: fail now with the reason instead of spinning

@@ -29,6 +29,10 @@ class LoginError(MailboxError):
     """The server refused our credentials."""
 
 
+class StoreUnavailable(RouterError):
+    """The shared state store (PostgreSQL) cannot be reached: wait and retry, never act without it."""
+
+
 
 class UsageError(RouterError):
     """The command was called wrongly (a missing or unknown option value): exit 2, as argparse does."""

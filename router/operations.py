@@ -38,7 +38,7 @@ def requeue(settings: Settings, *, folder_key: str | None = None, case: str | No
     if folder_key is not None and (folder_key not in settings.folders or folder_key == "corrections"):
         keys = ", ".join(k for k in settings.folders if k != "corrections")
         raise UsageError(f"--folder: unknown folder key {folder_key!r} (one of: {keys})")
-    state = open_store(settings.state_path)
+    state = open_store(settings.store())
     key = settings.mailbox_key()
     try:
         if case:
@@ -121,7 +121,7 @@ def label(settings: Settings, message_id: str, category: str) -> dict[str, Any]:
     mid = message_id.strip()
     if not mid.startswith("<"):
         mid = f"<{mid}>"
-    state = open_store(settings.state_path)
+    state = open_store(settings.store())
     outbox = Outbox(settings.smtp)
     try:
         runner = Runner(settings, state, _classifier_if_any(settings), outbox)

@@ -26,7 +26,7 @@ from router.cases import join_case
 from router.classify import Classifier
 from router.config import Settings
 from router.corrections import Corrector
-from router.errors import MailboxError
+from router.errors import MailboxError, StoreUnavailable
 from router.mailbox import CONNECTION_ERRORS, Mailbox, Refused
 from router.records import Decision, ParsedMail
 from router.state import MessageRow, Store
@@ -56,6 +56,17 @@ class _ToFile:
 def mailbox_key(settings: Settings) -> str:
     """The state store's key of the watched mailbox (`Settings.mailbox_key`; daemon.py imports it from here)."""
     return settings.mailbox_key()
+
+
+def last_uid_key(mailbox: str) -> str:
+    """The meta key of the highest UID drained from `mailbox` (a shared store serves several mailboxes)."""
+    return f"last_uid {mailbox}"
+
+
+# A lost connection (IMAP, SMTP, the shared state store) is not the message's fault: never set it aside for one.
+_NOT_THE_MESSAGE: tuple[type[Exception], ...] = (*CONNECTION_ERRORS, StoreUnavailable)
+
+HELD = "held"  # what handle() returns for a message another live router holds
 
 
 class Runner:
@@ -117,6 +128,8 @@ class Runner:
                         outcome = self.handle(mb, uid, raws[uid], pending)
                     else:
                         continue  # expunged by someone else meanwhile
+                    if outcome == HELD:
+                        continue  # another router's: neither handled nor deferred here
                     if outcome == "deferred":
                         result.deferred += 1
                         row = self.state.get(self.key, mb.uidvalidity, uid)
@@ -126,7 +139,7 @@ class Runner:
                         result.handled += 1
                         result.by_route[outcome] = result.by_route.get(outcome, 0) + 1
                 self.file_all(mb, pending)
-                self.state.set_meta("last_uid", max(batch))
+                self.state.set_meta(last_uid_key(self.key), max(batch))
         finally:
             self.outbox.close()
         remaining = max(0, len(uids) - result.handled)
@@ -201,6 +214,8 @@ class Runner:
         started = time.monotonic()
         mail = parse.parse(raw, self.settings.limits)
         row = self.state.claim(self.key, mb.uidvalidity, uid, mail.message_id, parse.content_hash(raw))
+        if row is None:
+            return HELD  # another live router holds it (PostgreSQL lease): it finishes the message
         if row.reached("filed"):
             # Known and finished (UIDVALIDITY change, re-delivery): file again, act never twice.
             folder = row.folder or self.settings.folders["review"]
@@ -230,8 +245,8 @@ class Runner:
         except PermFail as exc:
             metrics.SMTP_ERRORS.labels(kind="permanent").inc()
             return self._set_aside(mb, uid, row, mail.message_id, "dead_letter", f"permanent SMTP failure: {exc}")
-        except CONNECTION_ERRORS:
-            raise
+        except _NOT_THE_MESSAGE:
+            raise  # the connection, not the message: nothing is set aside
         except Exception as exc:  # noqa: BLE001 - one bad message never blocks the others
             log.exception("message failed; quarantined", extra={"message_id": mail.message_id})
             return self._set_aside(mb, uid, row, mail.message_id, "quarantine", f"internal error: {type(exc).__name__}")
@@ -287,6 +302,8 @@ class Runner:
         header = mb.fetch_header(uid)
         mail = parse.problem_mail(header, f"message of {size} bytes is over the {self.settings.limits.max_message_bytes}-byte limit")
         row = self.state.claim(self.key, mb.uidvalidity, uid, mail.message_id, parse.content_hash(header + str(size).encode()))
+        if row is None:
+            return HELD
         if row.reached("filed"):
             mb.file(uid, row.folder or self.settings.folders["quarantine"])
             return "duplicate"

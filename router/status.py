@@ -11,22 +11,23 @@ from router.classify import read_metadata
 from router.config import Settings
 from router.errors import RouterError
 from router.oauth import health as login_health
-from router.state import DatabaseError, SqliteStore, open_store
+from router.state import DatabaseError, Store, open_store
 
 
 def collect(settings: Settings) -> dict[str, Any]:
-    if not settings.state_path.exists():
+    where = settings.store()
+    if not where.shared and not settings.state_path.exists():
         return {"state": str(settings.state_path), "running_since": None, "note": "no state store yet: the daemon has not run", "model": _model(settings.model_path)}
     try:
-        state = open_store(settings.state_path, readonly=True)
+        state = open_store(where, readonly=True)
     except DatabaseError as exc:
-        raise RouterError(f"state store {settings.state_path} cannot be read: {exc}") from None
+        raise RouterError(f"state store {where.describe()} cannot be read: {str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__}") from None
     try:
         midnight = time.mktime(time.localtime()[:3] + (0, 0, 0, 0, 0, -1))
         s = state.summary(since=midnight)
         last_poll = state.get_meta("last_poll")
         return {
-            "state": str(settings.state_path),
+            "state": where.describe(),
             "last_poll": last_poll,
             "last_poll_age_seconds": round(time.time() - last_poll, 1) if last_poll else None,
             "backlog": state.get_meta("backlog", 0),
@@ -48,12 +49,12 @@ def collect(settings: Settings) -> dict[str, Any]:
         state.close()
 
 
-def _clocks(state: SqliteStore, settings: Settings) -> dict[str, Any]:
+def _clocks(state: Store, settings: Settings) -> dict[str, Any]:
     """Open cases by SLA state, and the ones near and past due (soonest first)."""
     now = time.time()
     try:
         cases = state.open_clocks()
-    except DatabaseError:  # a store from before the SLA clock (schema 1), opened read-only
+    except DatabaseError:  # a store from before the SLA clock (SQLite or PostgreSQL schema 1), opened read-only
         cases = []
     counts = dict.fromkeys(sla.STATES, 0)
     listed: list[dict[str, Any]] = []

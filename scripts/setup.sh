@@ -8,6 +8,8 @@ cd "$(dirname "$0")/.."
 SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 need_apt=()
 [ -x /usr/sbin/dovecot ] || need_apt+=(dovecot-imapd)
+# PostgreSQL: the test harness starts its own server (router/testing/postgres.py).
+compgen -G "/usr/lib/postgresql/*/bin/postgres" >/dev/null || need_apt+=(postgresql)
 command -v systemd-analyze >/dev/null 2>&1 || need_apt+=(systemd)
 # Cyrus' shared libraries and the SASL tools its test accounts use; none of
 # these conflict with dovecot-imapd.

@@ -1,4 +1,4 @@
-"""Shared fixtures: real Dovecot and aiosmtpd servers on loopback.
+"""Shared fixtures: real Dovecot, aiosmtpd and PostgreSQL servers on loopback.
 
 A test that asks for one of these servers and cannot get it ERRORS (the
 fixture raises RuntimeError with Dovecot's log tail); it is never skipped,
@@ -18,6 +18,7 @@ import pytest
 from router.testing import Dovecot, SmtpSink
 from router.testing.courier import Courier
 from router.testing.cyrus import Cyrus
+from router.testing.postgres import Postgres
 
 
 @pytest.fixture
@@ -108,3 +109,19 @@ def smtp_sink() -> Iterator[SmtpSink]:
     """A running SMTP sink recording every accepted message."""
     with SmtpSink() as sink:
         yield sink
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[Postgres]:
+    """One real PostgreSQL for the session (initdb + postgres on loopback); each test takes a fresh database."""
+    with Postgres() as server:
+        yield server
+
+
+_DATABASES = iter(range(1, 1_000_000))
+
+
+@pytest.fixture
+def postgres_url(postgres_server: Postgres) -> str:
+    """A fresh, empty database on the session's PostgreSQL; its password is in `postgres_server.password_file`."""
+    return postgres_server.create_database(f"t{next(_DATABASES)}")

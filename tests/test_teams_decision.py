@@ -17,7 +17,8 @@ from router.act.forward import ESCALATION_HEADER, build_forward
 from router.cases import join_case
 from router.config import Settings, SlaSettings
 from router.records import Decision, ParsedMail
-from router.state import open_store
+from router.state import StoreLocation, open_store
+from router.testing.postgres import Postgres
 
 ADDR = "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed"  # EIP-55 test vector
 TX = "0x5c504ed432cb51138bcf09aa5e8a410dd4a1e204ef84bfed1be16dfba1b22060"
@@ -40,6 +41,16 @@ Your withdrawal of 50,000 USDT is pending.
 @pytest.fixture(scope="module")
 def settings() -> Settings:
     return config.load(None, search=False)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def location(request: pytest.FixtureRequest, tmp_path: Path) -> StoreLocation:
+    """Where the case clock is kept: the SLA clock behaves the same on both backends."""
+    if request.param == "sqlite":
+        return StoreLocation(tmp_path / "s.sqlite3")
+    server: Postgres = request.getfixturevalue("postgres_server")
+    url: str = request.getfixturevalue("postgres_url")
+    return StoreLocation(tmp_path / "unused.sqlite3", url=url, password_file=server.password_file)
 
 
 def decide(settings: Settings, subject: str, body: str, mid: str = "<u1@mail.example>",
@@ -122,9 +133,9 @@ def _sla(settings: Settings, **kw: float | str) -> Settings:
     return dataclasses.replace(settings, sla=SlaSettings(**base))  # type: ignore[arg-type]
 
 
-def test_clock_starts_and_a_chaser_escalates_once_past_the_share(settings: Settings, tmp_path: Path) -> None:
+def test_clock_starts_and_a_chaser_escalates_once_past_the_share(settings: Settings, location: StoreLocation) -> None:
     s = _sla(settings)
-    store = open_store(tmp_path / "s.sqlite3")
+    store = open_store(location)
     t0 = 1_800_000_000.0
     mail1, d1 = decide(s, "账户被盗-UID12345678", THEFT, "<c1@mail.example>")
     d1 = join_case(store, d1, mail1, s.routing(), s.sla, now=t0)
@@ -146,9 +157,9 @@ def test_clock_starts_and_a_chaser_escalates_once_past_the_share(settings: Setti
     store.close()
 
 
-def test_status_lists_cases_near_and_past_due(settings: Settings, tmp_path: Path) -> None:
-    s = dataclasses.replace(_sla(settings), state_path=tmp_path / "s.sqlite3")
-    store = open_store(s.state_path)
+def test_status_lists_cases_near_and_past_due(settings: Settings, location: StoreLocation) -> None:
+    s = dataclasses.replace(_sla(settings), state_path=location.path, state_location=location)
+    store = open_store(location)
     mail1, d1 = decide(s, "账户被盗-UID12345678", THEFT, "<p1@mail.example>")
     join_case(store, d1, mail1, s.routing(), s.sla, now=1.0)  # long past due
     mail2, d2 = decide(s, "Withdrawal Failed - UID 12345678", "My withdrawal failed.", "<p2@mail.example>")
@@ -189,9 +200,9 @@ def test_lure_codes_are_redacted_in_the_teams_copy(settings: Settings) -> None:
     assert b"482913" not in bytes(msg)
 
 
-def test_the_cases_first_message_decided_again_is_not_a_chaser(settings: Settings, tmp_path: Path) -> None:
+def test_the_cases_first_message_decided_again_is_not_a_chaser(settings: Settings, location: StoreLocation) -> None:
     s = _sla(settings)
-    store = open_store(tmp_path / "s.sqlite3")
+    store = open_store(location)
     t0 = 1_800_000_000.0
     mail1, d1 = decide(s, "账户被盗-UID12345678", THEFT, "<q1@mail.example>")
     join_case(store, d1, mail1, s.routing(), s.sla, now=t0)

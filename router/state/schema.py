@@ -113,6 +113,8 @@ CREATE INDEX IF NOT EXISTS cases_due ON cases (status, due);
 MIGRATIONS: tuple[str, ...] = (
     MESSAGES + CASES + CORRECTIONS,  # 1: the schema before versions were counted
     SLA_CLOCK,  # 2: priority and the SLA clock of cases (issue 13)
+    # 3: the duplicate check is global (one Message-ID at two of our mailboxes is handled once)
+    "CREATE INDEX IF NOT EXISTS messages_message_id ON messages (message_id);",
 )
 
 VERSION = len(MIGRATIONS)

@@ -103,11 +103,22 @@ class SqliteStore:
             (mailbox, message_id, content_hash),
         ).fetchone() is not None
 
-    def claim(self, mailbox: str, uidvalidity: int, uid: int, message_id: str, content_hash: str) -> MessageRow:
+    def elsewhere(self, mailbox: str, message_id: str) -> MessageRow | None:
+        """The same Message-ID recorded at another of our mailboxes (it is handled there, once)."""
+        if message_id.endswith("@router.invalid>"):  # made up for a message without one: never shared
+            return None
+        return _message(self.db.execute(
+            "SELECT * FROM messages WHERE message_id=? AND mailbox<>? ORDER BY created LIMIT 1", (message_id, mailbox)
+        ).fetchone())
+
+    def claim(self, mailbox: str, uidvalidity: int, uid: int, message_id: str, content_hash: str) -> MessageRow | None:
         """The row for this message, created at step `claimed` if new.
 
         A message known under another UID is re-keyed to this one and keeps
-        its step, so it resumes instead of being handled again.
+        its step, so it resumes instead of being handled again.  One whose
+        Message-ID is known at another mailbox is recorded as a filed
+        duplicate.  One SQLite file serves one router, so this never returns
+        None (the PostgreSQL store does, while another router holds a lease).
         """
         now = time.time()
         with self.transaction():
@@ -128,6 +139,14 @@ class SqliteStore:
                         (known.mailbox, known.uidvalidity, known.uid),
                     )
                 self.event("recognised", message_id, f"known message re-keyed from UID {known.uid} (UIDVALIDITY {known.uidvalidity})")
+            elif (other := self.elsewhere(mailbox, message_id)) is not None:
+                # Shared across mailboxes: the copy at another of ours is the one handled.
+                self.db.execute(
+                    "INSERT INTO messages (mailbox, uidvalidity, uid, message_id, content_hash, step, outcome, case_id, created, updated)"
+                    " VALUES (?,?,?,?,?,'filed','duplicate',?,?,?)",
+                    (mailbox, uidvalidity, uid, message_id, content_hash, other.case_id, now, now),
+                )
+                self.event("duplicate", message_id, f"same Message-ID handled at {other.mailbox}")
             else:
                 self.db.execute(
                     "INSERT INTO messages (mailbox, uidvalidity, uid, message_id, content_hash, step, created, updated) VALUES (?,?,?,?,?,?,?,?)",

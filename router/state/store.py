@@ -1,9 +1,9 @@
 """The state store's interface: what the rest of the router may ask of it.
 
 Everything the router remembers goes through these methods, named for what
-they mean; no SQL leaves the `state` package.  `SqliteStore` implements it
-today; a PostgreSQL store would implement the same Protocol (its own
-migrations, `SELECT ... FOR UPDATE` where SQLite uses `BEGIN IMMEDIATE`).
+they mean; no SQL leaves the `state` package.  `SqliteStore` (one router) and
+`PostgresStore` (several routers and mailboxes sharing one store, with a
+lease per claimed message) implement it, each with its own migrations.
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ from router.state.rows import CaseRow, MessageRow, NewCorrection
 class Store(Protocol):
     def close(self) -> None: ...
 
+    def schema_version(self) -> int: ...
+
     def transaction(self) -> AbstractContextManager[None]:
         """Everything inside is recorded together or not at all."""
         ...
@@ -29,7 +31,13 @@ class Store(Protocol):
 
     def is_known(self, mailbox: str, message_id: str, content_hash: str) -> bool: ...
 
-    def claim(self, mailbox: str, uidvalidity: int, uid: int, message_id: str, content_hash: str) -> MessageRow: ...
+    def elsewhere(self, mailbox: str, message_id: str) -> MessageRow | None:
+        """The same Message-ID at another of our mailboxes (the duplicate check is global)."""
+        ...
+
+    def claim(self, mailbox: str, uidvalidity: int, uid: int, message_id: str, content_hash: str) -> MessageRow | None:
+        """The message's row, claimed for this router; None while another live router holds its lease."""
+        ...
 
     def record_step(self, row: MessageRow, step: str, **fields: Any) -> None:
         """`row` reached `step` (claimed, decided, forwarded, replied, filed), with any column values."""
