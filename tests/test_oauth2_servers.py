@@ -171,8 +171,10 @@ def test_daemon_keeps_processing_across_token_lifetimes_then_survives_a_revoked_
         # An admin revokes the grant: the daemon stays up, backs off, reports why.
         sandbox.tokens.revoke_all()
         drop_sessions(sandbox.dovecot)
-        assert wait_until(lambda: _get(f"http://127.0.0.1:{port}/healthz")[0] == 503, 30), log.read_text()[-3000:]
-        body = _get(f"http://127.0.0.1:{port}/healthz")[1]
+        # unhealthy at once while it reconnects, then with the login's reason
+        assert wait_until(lambda: "imap login failing" in _get(f"http://127.0.0.1:{port}/healthz")[1], 30), log.read_text()[-3000:]
+        status, body = _get(f"http://127.0.0.1:{port}/healthz")
+        assert status == 503
         assert "imap login failing" in body and "grant refused" in body and "invalid_grant" in body
         requests_before = len(sandbox.tokens.grants.requests)
         time.sleep(6)

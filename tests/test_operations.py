@@ -75,7 +75,7 @@ def _train(cfg: Path, dovecot: Dovecot, data: Path, out: Path, *extra: str) -> t
 
 def test_correction_folder_reroutes_once_files_records_and_trains(tmp_path: Path, dovecot: Dovecot, smtp_sink: SmtpSink) -> None:
     raw = make_mail(1, subject="Withdrawal Failed - UID 12345678",
-                    body="My USDT withdrawal failed yesterday, please check. Also my phone number changed.")
+                    body="My USDT withdrawal failed yesterday with a network fee error, please check.")
     mid = _mid(raw)
     dovecot.append("INBOX", raw)
     cfg = write_config(tmp_path, dovecot, smtp_sink)

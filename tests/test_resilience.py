@@ -451,7 +451,7 @@ def test_sighup_reloads_routes(tmp_path: Path, dovecot: Dovecot, smtp_sink: Smtp
     proc = start_daemon(cfg, dovecot, log)
     try:
         assert wait_until(lambda: count_events(log, "imap connected") >= 1, 30), log.read_text()[-2000:]
-        first = make_mail(1, "Withdrawal Failed - UID 40000001", sender="hup1@mail.example")
+        first = make_mail(1, "Withdrawal Failed - UID 40000001", "My USDT withdrawal failed yesterday with a network fee error, please check.", sender="hup1@mail.example")
         dovecot.append("INBOX", first)
         assert wait_until(lambda: message_id(first) in forwards(smtp_sink), 15)
         old_to = forwards(smtp_sink)[message_id(first)][0][1]
@@ -463,7 +463,7 @@ def test_sighup_reloads_routes(tmp_path: Path, dovecot: Dovecot, smtp_sink: Smtp
         proc.send_signal(signal.SIGHUP)
         assert wait_until(lambda: count_events(log, "configuration reloaded") >= 1, 15), log.read_text()[-2000:]
 
-        second = make_mail(2, "Withdrawal Failed - UID 40000002", sender="hup2@mail.example")
+        second = make_mail(2, "Withdrawal Failed - UID 40000002", "My USDT withdrawal failed yesterday with a network fee error, please check.", sender="hup2@mail.example")
         dovecot.append("INBOX", second)
         assert wait_until(lambda: message_id(second) in forwards(smtp_sink), 15), log.read_text()[-2000:]
         assert proc.poll() is None
