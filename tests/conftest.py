@@ -21,21 +21,20 @@ from router.testing.cyrus import Cyrus
 from router.testing.postgres import Postgres
 
 
-@pytest.fixture
-def dovecot_factory(tmp_path: Path) -> Iterator[Callable[..., Dovecot]]:
-    """Start Dovecot instances with custom options; all are stopped at teardown.
+def _servers(cls: Callable[..., Any], prefix: str, tmp_path: Path) -> Iterator[Callable[..., Any]]:
+    """Start servers of one family with custom options; all are stopped at teardown.
 
     Each instance gets a fresh short directory under /tmp rather than
-    tmp_path itself: pytest's tmp_path is too deep for Dovecot's unix
-    sockets and, when running as root, sits in a 0700 directory that the
-    unprivileged mail account Dovecot insists on cannot traverse. Logs are
-    copied into tmp_path so they survive for post-mortems.
+    tmp_path itself: pytest's tmp_path is too deep for unix sockets and,
+    when running as root, sits in a 0700 directory that the unprivileged
+    mail account the servers insist on cannot traverse. Logs are copied
+    into tmp_path so they survive for post-mortems.
     """
-    started: list[tuple[Dovecot, Path]] = []
+    started: list[tuple[Any, Path]] = []
 
-    def make(**kwargs: Any) -> Dovecot:
-        base = Path(tempfile.mkdtemp(prefix="dv", dir="/tmp"))
-        server = Dovecot(base, **kwargs)
+    def make(**kwargs: Any) -> Any:
+        base = Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
+        server = cls(base, **kwargs)
         started.append((server, base))
         server.start()
         return server
@@ -49,53 +48,28 @@ def dovecot_factory(tmp_path: Path) -> Iterator[Callable[..., Dovecot]]:
         except BaseException as exc:  # keep stopping the others
             errors.append(exc)
         if server.log_file.exists():
-            shutil.copy(server.log_file, tmp_path / f"dovecot-{index}.log")
+            shutil.copy(server.log_file, tmp_path / f"{cls.__name__.lower()}-{index}.log")
         shutil.rmtree(base, ignore_errors=True)
     if errors:
         raise errors[0]
 
 
 @pytest.fixture
+def dovecot_factory(tmp_path: Path) -> Iterator[Callable[..., Dovecot]]:
+    """Dovecot instances with custom options (layouts, capabilities, auth)."""
+    yield from _servers(Dovecot, "dv", tmp_path)
+
+
+@pytest.fixture
 def cyrus_factory(tmp_path: Path) -> Iterator[Callable[..., Cyrus]]:
-    """Start Cyrus IMAP servers (Debian's build, unpacked by scripts/setup.sh); stopped at teardown.
-
-    Not installed means an error naming scripts/setup.sh, never a skip.
-    """
-    started: list[tuple[Cyrus, Path]] = []
-
-    def make(**kwargs: Any) -> Cyrus:
-        base = Path(tempfile.mkdtemp(prefix="cy", dir="/tmp"))
-        server = Cyrus(base, **kwargs)
-        started.append((server, base))
-        server.start()
-        return server
-
-    yield make
-    for index, (server, base) in enumerate(started):
-        server.stop()
-        if server.log_file.exists():
-            shutil.copy(server.log_file, tmp_path / f"cyrus-{index}.log")
-        shutil.rmtree(base, ignore_errors=True)
+    """Cyrus IMAP (Debian's build, unpacked by scripts/setup.sh); not installed is an error naming it, never a skip."""
+    yield from _servers(Cyrus, "cy", tmp_path)
 
 
 @pytest.fixture
 def courier_factory(tmp_path: Path) -> Iterator[Callable[..., Courier]]:
-    """Start Courier-IMAP servers (Debian's build in a private mount namespace); stopped at teardown."""
-    started: list[tuple[Courier, Path]] = []
-
-    def make(**kwargs: Any) -> Courier:
-        base = Path(tempfile.mkdtemp(prefix="co", dir="/tmp"))
-        server = Courier(base, **kwargs)
-        started.append((server, base))
-        server.start()
-        return server
-
-    yield make
-    for index, (server, base) in enumerate(started):
-        server.stop()
-        if server.log_file.exists():
-            shutil.copy(server.log_file, tmp_path / f"courier-{index}.log")
-        shutil.rmtree(base, ignore_errors=True)
+    """Courier-IMAP (Debian's build in a private mount namespace)."""
+    yield from _servers(Courier, "co", tmp_path)
 
 
 @pytest.fixture
