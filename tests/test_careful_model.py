@@ -18,7 +18,7 @@ from router.cli import main
 from router.errors import ModelError
 from router.records import Prediction
 from router.training import dataset
-from router.training.train import _writer_splits, choose_security, security_cost, train
+from router.training.train import CAREFUL_MAX_SHARE, _writer_splits, choose_careful_threshold, choose_security, security_cost, train
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -249,3 +249,25 @@ def test_mail_decided_by_a_rule_skips_the_models() -> None:
     r = _triage("账户被盗-UID12345678", "我的账户被盗了", p)
     assert r["category"] == "security" and r["model"] is None
     assert any("model not consulted" in x for x in r["reasons"])
+
+
+def test_careful_threshold_keeps_within_the_share_of_ordinary_mail() -> None:
+    """The careful model may read at most CAREFUL_MAX_SHARE of zh/en mail, even when more would score higher."""
+    labels = ["compliance", "general", "security"]
+    n = 100
+    y = np.array(["security"] * 50 + ["general"] * 50)
+    # The fast model is unsure (0.55-0.65) and wrong on 40 zh/en mails; the careful model is right everywhere.
+    fast = np.tile([0.0, 0.1, 0.9], (n, 1))
+    fast[50:] = [0.0, 0.9, 0.1]
+    fast[:40] = [0.0, 0.6, 0.4]
+    careful = np.tile([0.0, 0.0, 1.0], (n, 1))
+    careful[50:] = [0.0, 1.0, 0.0]
+    langs = np.array(["en"] * n)
+    t, info = choose_careful_threshold(y, fast, careful, langs, labels)
+    assert info["careful_share_zh_en"] <= CAREFUL_MAX_SHARE
+    assert t < 0.7  # 0.7 and above would send the 40 unsure mails (40 %) careful
+    unbounded, info2 = choose_careful_threshold(y, fast, careful, langs, labels, max_share=1.0)
+    assert unbounded >= 0.7 and info2["macro_f1"] > info["macro_f1"]
+    # mail in other languages goes careful whatever the budget
+    _, info3 = choose_careful_threshold(y, fast, careful, np.array(["ko"] * n), labels)
+    assert info3["careful_share"] == 1.0
