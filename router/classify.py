@@ -148,6 +148,21 @@ class Classifier:
             )
         return out
 
+    def warm_up(self) -> None:
+        """Load everything the first mail would otherwise wait for.
+
+        The compiled pipeline, py3langid's model (about 2 s) and the careful
+        model's embedder (its weights load on first use) are loaded here, at
+        start, so the IDLE push of the first mail after a restart is not the
+        one that waits (issue 12: APPEND-to-forward latency).
+        """
+        from router.understand import language
+
+        language.preload()
+        self.predict_texts(["warm up"], ["en"])
+        if self.careful is not None:
+            self.careful.embedder.embed(["warm up"])
+
     def predict(self, subject: str, new_text: str, lang: str | None = None) -> Prediction:
         text = model_text(subject, new_text, already_split=True)
         return self.predict_texts([text], [lang] if lang else None)[0]
