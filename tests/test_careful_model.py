@@ -271,3 +271,13 @@ def test_careful_threshold_keeps_within_the_share_of_ordinary_mail() -> None:
     # mail in other languages goes careful whatever the budget
     _, info3 = choose_careful_threshold(y, fast, careful, np.array(["ko"] * n), labels)
     assert info3["careful_share"] == 1.0
+
+
+@pytest.mark.parametrize(("raw", "threads"), [(None, 1), ("2", 2), ("0", 1), ("many", 1)])
+def test_embedding_threads_default_to_one(monkeypatch: pytest.MonkeyPatch, raw: str | None, threads: int) -> None:
+    """OpenMP's spinning threads collapse on busy cores: one thread unless the operator says otherwise."""
+    if raw is None:
+        monkeypatch.delenv("ROUTER_EMBEDDING_THREADS", raising=False)
+    else:
+        monkeypatch.setenv("ROUTER_EMBEDDING_THREADS", raw)
+    assert embeddings.embedding_threads() == threads
