@@ -127,6 +127,7 @@ class Classifier:
         thresholds = self.metadata.get("thresholds", {})
         security_t = self.metadata.get("security_threshold")
         sec = classes.index("security") if "security" in classes and security_t is not None else None
+        review_t = self.metadata.get("security_review_threshold")
         out = []
         for row, stage in zip(probs, stages):
             best = int(row.argmax())
@@ -136,6 +137,8 @@ class Classifier:
                 best = sec
             label, conf = classes[best], float(row[best])
             below = conf < float(thresholds.get(label, 0.0)) and best != sec
+            # Below the security threshold but above the review band: a person reads it (issue 12).
+            doubt = sec is not None and best != sec and review_t is not None and float(row[sec]) >= float(review_t)
             out.append(
                 Prediction(
                     category=label,
@@ -144,6 +147,7 @@ class Classifier:
                     probabilities={c: float(p) for c, p in zip(classes, row)},
                     below_threshold=below,
                     stage=stage,
+                    security_review=doubt,
                 )
             )
         return out

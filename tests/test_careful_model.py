@@ -18,7 +18,16 @@ from router.cli import main
 from router.errors import ModelError
 from router.records import Prediction
 from router.training import dataset
-from router.training.train import CAREFUL_MAX_SHARE, _writer_splits, choose_careful_threshold, choose_security, security_cost, train
+from router.training.train import (
+    CAREFUL_MAX_SHARE,
+    REVIEW_COST_CAP,
+    _writer_splits,
+    choose_careful_threshold,
+    choose_security,
+    choose_security_review,
+    security_cost,
+    train,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -129,6 +138,31 @@ def test_security_threshold_never_floods_the_security_team() -> None:
     assert 0.5 < info["recall_with_review"] < 0.98
     _t, _thresholds, wide = choose_security(y, proba, labels, max_cost=0.2)
     assert wide["recall_with_review"] > info["recall_with_review"]
+
+
+def test_security_review_band_catches_more_within_its_own_budget() -> None:
+    """Below the capped security threshold, a band on P(security) sends mail to review, not to the team."""
+    rng = np.random.default_rng(0)
+    labels = ["compliance", "general", "security"]
+    y = np.array(["security"] * 100 + ["general"] * 100)
+    p_sec = np.concatenate([rng.uniform(0.2, 1.0, 100), rng.uniform(0.0, 0.5, 100)])
+    proba = np.stack([np.zeros(200), 1 - p_sec, p_sec], axis=1)
+    t, thresholds, info = choose_security(y, proba, labels, max_cost=0.08)
+    r = choose_security_review(y, proba, labels, t, thresholds)
+    assert r is not None and r < t
+    banded = security_cost(y, proba, labels, t, thresholds, review_threshold=r)
+    assert banded["recall_with_review"] > info["recall_with_review"]
+    assert banded["non_security_to_security"] == info["non_security_to_security"]  # the team gets no more
+    assert banded["non_security_to_review"] <= REVIEW_COST_CAP * 100
+    # nothing left to catch: no band
+    assert choose_security_review(y, proba, labels, 0.0, thresholds) is None
+
+
+def test_mail_in_the_security_review_band_goes_to_review_with_the_reason() -> None:
+    p = Prediction("general", 0.7, "m-1", {"general": 0.7, "compliance": 0.05, "security": 0.25}, False, "fast", security_review=True)
+    r = _triage("General Inquiry - UID 12345678", "what is the fee for TRC20 withdrawals?", p)
+    assert (r["category"], r["route"]) == ("general", "review")
+    assert any("P(security) 0.25" in x and "buried security signal" in x for x in r["reasons"])
 
 
 def test_careful_model_trains_saves_and_loads_with_its_backend(fake: FakeEmbedder, tmp_path: Path) -> None:
