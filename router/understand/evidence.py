@@ -158,7 +158,7 @@ _STRICT: dict[str, str] = {
         # tr ("kimlik doğrulama" is identity verification, not a document)
         r"\bkimli[kğ](?!\w* ?doğrula)|\bnüfus cüzdan|\behliyet|sürücü belgesi|\bikamet (?:izni|tezkeresi|kart)|\böz ?çekim",
         # id
-        r"\be ?ktp\b|kartu tanda penduduk|kartu identitas|surat izin mengemudi|\bkitas\b|\bkitap\b|\bswafoto|\bfoto diri\b",
+        r"\b(?:e ?)?ktp\b|kartu tanda penduduk|kartu identitas|surat izin mengemudi|\bkitas\b|\bkitap\b|\bswafoto|\bfoto diri\b",
         # ar
         r"(?:بطاقة|صورة|إثبات|وثيقة) ?(?:ال)?هوي[ةه]|هويتي|جواز|رخصة (?:ال)?(?:قيادة|سياقة|سواقة)"
         r"|(?:بطاقة|تصريح|صورة) ?(?:ال)?إقامة|إقامتي|سيلفي|صورة شخصية",
@@ -174,7 +174,7 @@ _STRICT: dict[str, str] = {
         r"|トランザクション|受領書|領収書|レシート",
         # ko
         r"(?:거래|입금|출금|송금|이체|입출금|주문|체결|결제|충전|출고|입고) ?(?:내역|기록|이력|확인증|영수증|명세|증빙)"
-        r"|영수증|거래 ?해시|트랜잭션",
+        r"|(?<!원천징수)(?<!원천징수 )영수증|거래 ?해시|트랜잭션",
         # vi
         r"lịch sử (?:giao dịch|nạp|rút|chuyển|lệnh|đặt lệnh|khớp lệnh)"
         r"|(?:biên lai|biên nhận|chứng từ|hóa đơn|xác nhận|ảnh chụp|bằng chứng) (?:giao dịch|chuyển khoản|nạp|rút|thanh toán|chuyển tiền)"
@@ -343,7 +343,7 @@ _NAME_ONLY: dict[str, str] = {
     )),
     "activity_log": "|".join((
         r"\blog\b|login|logon|signin|sign in|\berrors?\b|\bactivity\b|登录|登錄|登入|操作|错误|錯誤|异常|異常",
-        r"ログイン|ログ|アクセス|エラー",  # ja
+        r"ログイン|(?<![ブタ])ログ|アクセス|エラー",  # ja
         r"로그인|로그|접속|오류|에러",  # ko
         r"đăng nhập",  # vi
         r"เข้าสู่ระบบ|ล็อกอิน|ล็อคอิน",  # th
@@ -360,7 +360,7 @@ _NAME_ONLY: dict[str, str] = {
         r"source of (?:funds?|wealth)|\bsof\b|\btax\b|income|资金|資金|收入",
         r"収入|所得|年収",  # ja
         r"소득|자금|수입",  # ko
-        r"thu nhập|nguồn tiền|nguồn vốn|\blương\b",  # vi
+        r"thu nhập|nguồn tiền|nguồn vốn",  # vi
         r"รายได้|ภาษี",  # th
         r"\bingresos\b|\brenta\b|\bimpuestos\b|(?:origen|procedencia) de (?:los )?fondos",  # es
         r"\brenda\b|\brendimentos?\b|\bimposto|origem d[oa]s? (?:fundos|recursos)",  # pt
@@ -389,7 +389,7 @@ _SOF_CONTEXT = _compile("|".join((
     r"(?:источник|происхождени)\w* (?:средств|денег|дохода|доходов|капитала)|подтверждени\w* (?:дохода|доходов)",  # ru
     r"\b(?:fon|fonlar|para|varlık|varlığ|gelir|servet)(?:ın|in|un|ün|nın|nin)? kayna[ğk]",  # tr
     r"sumber (?:dana|kekayaan|penghasilan)|asal(?: ?usul)? dana|bukti penghasilan",  # id
-    r"مصادر? ?(?:ال)?(?:أموال|دخل|ثروة|مال)|إثبات ?(?:ال)?دخل",  # ar
+    r"(?:مصدر|مصادر) ?(?:ال)?(?:أموال|دخل|ثروة|مال)|إثبات ?(?:ال)?دخل",  # ar
 )))
 _CUE = _compile("|".join((
     r"\battach|\benclos|\bplease (?:find|see)\b|\bsee (?:the )?(?:attached|below|enclosed)|\bhere (?:is|are)\b"
