@@ -155,8 +155,8 @@ _STRICT: dict[str, str] = {
         r"|identitätsnachweis|\bid karte",
         # ru
         r"паспорт|удостоверени\w* личности|водительск\w* (?:удостоверени|прав)|вид на жительство|\bвнж\b|\bid карт|селфи",
-        # tr ("kimlik doğrulama" is identity verification, not a document)
-        r"\bkimli[kğ](?!\w* ?doğrula)|\bnüfus cüzdan|\behliyet|sürücü belgesi|\bikamet (?:izni|tezkeresi|kart)|\böz ?çekim",
+        # tr ("kimlik doğrulama" is identity verification, "kimlik bilgileri" identity data: not documents)
+        r"\bkimli[kğ](?!\w* ?(?:doğrula|bilgi))|\bnüfus cüzdan|\behliyet|sürücü belgesi|\bikamet (?:izni|tezkeresi|kart)|\böz ?çekim",
         # id
         r"\b(?:e ?)?ktp\b|kartu tanda penduduk|kartu identitas|surat izin mengemudi|\bkitas\b|\bkitap\b|\bswafoto|\bfoto diri\b",
         # ar
@@ -181,7 +181,7 @@ _STRICT: dict[str, str] = {
         r"|mã (?:giao dịch|hash)|hash giao dịch|[ủu]y nhiệm chi",
         # th
         r"ประวัติ(?:การ)?(?:ทำ)?ธุรกรรม|ประวัติการ(?:ฝาก|ถอน|โอน|ซื้อขาย|เทรด|สั่งซื้อ|ชำระ)|สลิป(?!เงินเดือน)"
-        r"|หลักฐาน(?:การ)?(?:โอน|ฝาก|ถอน|ชำระ|จ่าย)|ใบเสร็จ|ใบโอน|เลข(?:ที่)?ธุรกรรม|รายการ(?:ฝาก|ถอน|โอน)",
+        r"|หลักฐาน(?:การ)?(?:โอน|ฝาก|ถอน|ชำระ|จ่าย)|ใบเสร็จ|เลข(?:ที่)?ธุรกรรม|รายการ(?:ฝาก|ถอน|โอน)",
         # es
         r"historial de (?:transacciones|operaciones|movimientos|depósitos|retiros|transferencias|pagos|órdenes|trading|compras|ventas)"
         r"|(?:comprobante|justificante|recibo|confirmación|constancia|prueba)s? de (?:(?:la|el) )?"
@@ -269,8 +269,7 @@ _STRICT: dict[str, str] = {
         r"bảng lương|phiếu lương|sao kê lương|tiền lương|xác nhận lương|hợp đồng (?:lao động|mua bán|vay|thuê)"
         r"|tờ khai thuế|quyết toán thuế|(?:xác nhận|chứng minh|giấy tờ|bằng chứng) (?:thu nhập|tài chính)",
         # th
-        r"เงินเดือน|หนังสือรับรอง(?:การทำงาน|รายได้)|ภ ?ง ?ด ?(?:90|91|94)|50 ?ทวิ|ทวิ ?50|สัญญาจ้าง|หลักฐาน(?:แสดง)?รายได้"
-        r"|ภาษีเงินได้",
+        r"เงินเดือน|หนังสือรับรอง(?:การทำงาน|รายได้)|ภ ?ง ?ด ?(?:90|91|94)|50 ?ทวิ|ทวิ ?50|สัญญาจ้าง|หลักฐาน(?:แสดง)?รายได้",
         # es
         r"\bnómina|\bsalario|\bsueldo|declaración (?:de (?:la )?renta|de impuestos|anual|del irpf)|\birpf\b"
         r"|certificado de (?:ingresos|retenciones|renta|haberes)"
@@ -361,7 +360,7 @@ _NAME_ONLY: dict[str, str] = {
         r"収入|所得|年収",  # ja
         r"소득|자금|수입",  # ko
         r"thu nhập|nguồn tiền|nguồn vốn",  # vi
-        r"รายได้|ภาษี",  # th
+        r"รายได้|ภาษี",  # th ("ภาษีเงินได้" income tax is talked about more than attached)
         r"\bingresos\b|\brenta\b|\bimpuestos\b|(?:origen|procedencia) de (?:los )?fondos",  # es
         r"\brenda\b|\brendimentos?\b|\bimposto|origem d[oa]s? (?:fundos|recursos)",  # pt
         r"\brevenus?\b|\bimpôts?\b|(?:origine|provenance) des fonds",  # fr
@@ -384,7 +383,7 @@ _SOF_CONTEXT = _compile("|".join((
     r"|prueba de (?:ingresos|fondos)",  # es
     r"(?:origem|procedência|fonte) d[oa]s? (?:fundos|recursos|renda|dinheiro)|comprovação de (?:renda|origem)",  # pt
     r"(?:origine|provenance|source) des (?:fonds|revenus)|(?:justificatif|preuve)s? de (?:revenus|ressources|fonds)",  # fr
-    r"mittelherkunft|herkunft (?:der|meiner|ihrer|des) (?:mittel|gelder|geldes|vermögens|einlagen)|vermögensherkunft"
+    r"mittelherkunft|herkunftsnachweis|herkunft (?:der|meiner|ihrer|des) (?:mittel|gelder|geldes|vermögens|einlagen)|vermögensherkunft"
     r"|einkommens ?nachweis",  # de
     r"(?:источник|происхождени)\w* (?:средств|денег|дохода|доходов|капитала)|подтверждени\w* (?:дохода|доходов)",  # ru
     r"\b(?:fon|fonlar|para|varlık|varlığ|gelir|servet)(?:ın|in|un|ün|nın|nin)? kayna[ğk]",  # tr
@@ -401,7 +400,7 @@ _CUE = _compile("|".join((
     r"첨부|캡처|캡쳐|스크린샷|스샷|사진|이미지|파일|보내드|보냅니다|업로드|올립니다|올려",  # ko
     r"đính kèm|gửi kèm|kèm theo|ảnh chụp|hình chụp|chụp màn hình|hình ảnh|bức ảnh|tấm ảnh|tải lên|(?<!kính )\bgửi\b"
     r"|dưới đây|bên dưới",  # vi
-    r"แนบ|ภาพหน้าจอ|แคป|รูป|ภาพ|ส่ง|อัปโหลด|อัพโหลด|ไฟล์|สกรีนช็อต|ดังนี้",  # th
+    r"แนบ|ภาพหน้าจอ|แคป|รูป|ภาพ|ส่งมา|ส่งให้|อัปโหลด|อัพโหลด|ไฟล์|สกรีนช็อต|ดังนี้",  # th
     r"\badjunt|\banex|\benvío\b|\bmando\b|\bcaptura|\bfotos?\b|\bimagen|\bescane|\bsub[oí]\b|\baquí (?:est|tien|va)"
     r"|a continuación|\bcomparto",  # es
     r"\bsegue|\benvio\b|\benviando|\bprints?\b|\bimage[mn]|\bdigitaliz|\bcarreguei|\baqui est",  # pt
