@@ -91,8 +91,53 @@ def _fold(text: str) -> str:
 
 
 def _compile(pattern: str) -> re.Pattern[str]:
-    """A lexicon pattern folded like the text it is matched against, so it may be written with accents."""
-    return re.compile(_fold(unicodedata.normalize("NFKC", pattern)), re.I)
+    """A lexicon pattern folded like the text it is matched against, so it may be written with accents.
+
+    Without re.I: names and bodies are lower-cased before matching, and a case-sensitive pattern lets the regex
+    engine skip an alternative on its first character, which keeps the twelve-language tables about as cheap as
+    the English and Chinese ones were (tests/test_evidence_languages.py checks the patterns are lower case).
+    """
+    return re.compile(_factor_word_starts(_fold(unicodedata.normalize("NFKC", pattern))))
+
+
+def _alternatives(pattern: str) -> list[str]:
+    """The top-level alternatives of a regular expression (outside groups and character classes)."""
+    out: list[str] = []
+    depth, in_class, start, i = 0, False, 0, 0
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "\\":
+            i += 2
+            continue
+        if in_class:
+            in_class = c != "]"
+        elif c == "[":
+            in_class = True
+        elif c == "(":
+            depth += 1
+        elif c == ")":
+            depth -= 1
+        elif c == "|" and depth == 0:
+            out.append(pattern[start:i])
+            start = i + 1
+        i += 1
+    out.append(pattern[start:])
+    return out
+
+
+def _factor_word_starts(pattern: str) -> str:
+    """``\\ba|\\bb|c`` as ``c|\\b(?:a|b)``: one word-boundary test per position instead of one per word.
+
+    The regex engine skips an alternative that starts with a literal after one character comparison, but must
+    evaluate a leading ``\\b`` for each alternative at every position; with a hundred such words in twelve
+    languages that was most of the lexicons' cost.  Only which of two words matching at the same place is
+    reported can change.
+    """
+    alts = _alternatives(pattern)
+    bounded = [a[2:] for a in alts if a.startswith("\\b")]
+    if len(bounded) < 2:
+        return pattern
+    return "|".join([a for a in alts if not a.startswith("\\b")] + [r"\b(?:" + "|".join(bounded) + ")"])
 
 
 # --- keyword tables -------------------------------------------------------
