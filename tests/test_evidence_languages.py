@@ -8,6 +8,7 @@ Every case was written for this file; payloads are built in memory.
 from __future__ import annotations
 
 import random
+import re
 from email.mime.image import MIMEImage
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
@@ -354,3 +355,27 @@ def test_spanish_iphone_mail_that_promises_the_document_later_counts_nothing() -
     )
     mail = parse.parse(raw, MAIL_LIMITS)
     assert assess(mail.attachments, mail.new_text, MAIL_LIMITS).present == ()
+
+
+# --- how the tables are compiled -------------------------------------------
+
+
+def test_lexicon_patterns_are_lower_case() -> None:
+    """The tables are compiled without re.I (evidence._compile): an upper-case letter in one could never match."""
+    from router.understand import evidence
+
+    tables = [*evidence._KIND_RE.values(), *evidence._NAME_RE.values()]
+    tables += [evidence._SOF_CONTEXT, evidence._CUE, evidence._NEGATION, evidence._CLAUSES, evidence._CAPTURE_NAME]
+    for rx in tables:
+        letters = re.sub(r"\\.", "", rx.pattern)  # escapes such as \B and \w are not letters to match
+        assert letters == letters.lower(), [c for c in letters if c != c.lower()][:5]
+
+
+def test_factoring_word_starts_keeps_what_matches() -> None:
+    from router.understand.evidence import _factor_word_starts
+
+    raw = r"\bab\b|cd|\bef|[|]x|(?:\bg|h)"
+    assert _factor_word_starts(raw) == r"cd|[|]x|(?:\bg|h)|\b(?:ab\b|ef)"
+    factored, plain = re.compile(_factor_word_starts(raw)), re.compile(raw)
+    for text in ("ab", "xab", "abc", "cd", "ef", "ref", "|x", "g", "xg", "h", "zz"):
+        assert bool(factored.search(text)) == bool(plain.search(text)), text

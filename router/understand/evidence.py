@@ -13,10 +13,13 @@ Rejection reasons start with a stable prefix word:
   counted as evidence but the message is NOT quarantined (being big is not
   hostile); the reason names the limit.  A dangerous finding wins over size.
 
-Evidence kinds come from file names (English, Simplified and Traditional
-Chinese) and, for attachments whose names say nothing, from sentences of the
-body that both name a kind and refer to an attachment ("attached my
-passport", "截图是充值记录"), skipping negated clauses ("没有护照").
+Evidence kinds come from file names and, for attachments whose names say
+nothing, from sentences of the body that both name a kind and refer to an
+attachment ("attached my passport", "截图是充值记录", "출금 내역 캡처 첨부합니다",
+"Adjunto mi nómina"), skipping negated clauses ("没有护照", "pas de passeport",
+"ยังไม่ได้แนบ").  The lexicons know English, Simplified and Traditional
+Chinese, Japanese, Korean, Vietnamese, Thai, Spanish, Portuguese, French,
+German, Russian, Turkish, Indonesian and Arabic (see the keyword tables).
 
 Statements (statement, 流水, 对账单 ...) are ``source_of_funds`` when the name
 also says salary/tax/contract (工资流水, salary_statement) or when the body
