@@ -224,6 +224,13 @@ BODIES: list[tuple[str, str, tuple[str, ...]]] = [
     ("ar", "أرفقت إيصال التحويل البنكي.", ("transactions",)),
     ("ar", "ارفقت كشف حساب بنكي لإثبات مصدر الأموال.", ("source_of_funds",)),
     ("ar", "مرفق لقطة شاشة لرسالة الخطأ.", ("activity_log",)),
+    ("ru", "Прикладываю квитанцию об оплате.", ("transactions",)),
+    ("ru", "Прикладываю справку 2-НДФЛ.", ("source_of_funds",)),
+    ("pt", "Fiz um PIX e não caiu. Segue o comprovante.", ("transactions",)),
+    ("vi", "Em chuyển khoản rồi mà chưa thấy tiền. Em gửi biên lai ạ.", ("transactions",)),
+    ("ko", "소득금액증명원 첨부합니다.", ("source_of_funds",)),
+    ("ja", "雇用契約書を添付します。", ("source_of_funds",)),
+    ("tr", "Giriş geçmişimin ekran görüntüsünü ekledim.", ("activity_log",)),
 ]
 
 
@@ -265,6 +272,14 @@ BODY_MISSES: list[tuple[str, str]] = [
     ("id", "SIM card saya diblokir, terlampir screenshot."),
     ("ar", "لم أرفق جواز السفر، مرفق لقطة من التطبيق."),
     ("ar", "جواز سفري ينتهي الشهر القادم."),
+    ("pt", "Segue o comprovante de residência."),  # proof of address, not of a payment
+    ("es", "Adjunto comprobante de domicilio."),
+    ("ja", "先物の契約画面のスクショです。"),
+    ("ko", "계약 만기 화면 캡처 첨부합니다."),  # a futures contract's expiry
+    ("tr", "Kimlik bilgilerimi güncellemek istiyorum, ekte ekran görüntüsü."),  # identity data, not a document
+    ("tr", "Giriş yapamıyorum, ekran görüntüsünü ekledim."),
+    ("de", "Ich habe meinen Pass verloren. Anbei ein Foto der App."),
+    ("ru", "Скрин приложения прилагаю, паспорт ещё не получил."),
 ]
 
 

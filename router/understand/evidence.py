@@ -226,7 +226,7 @@ _STRICT: dict[str, str] = {
         # vi
         r"lịch sử (?:giao dịch|nạp|rút|chuyển|lệnh|đặt lệnh|khớp lệnh)"
         r"|(?:biên lai|biên nhận|chứng từ|hóa đơn|xác nhận|ảnh chụp|bằng chứng) (?:giao dịch|chuyển khoản|nạp|rút|thanh toán|chuyển tiền)"
-        r"|mã (?:giao dịch|hash)|hash giao dịch|[ủu]y nhiệm chi",
+        r"|mã (?:giao dịch|hash)|hash giao dịch|[ủu]y nhiệm chi|\bbiên lai|\bbiên nhận (?:chuyển|nạp|rút|thanh)",
         # th
         r"ประวัติ(?:การ)?(?:ทำ)?ธุรกรรม|ประวัติการ(?:ฝาก|ถอน|โอน|ซื้อขาย|เทรด|สั่งซื้อ|ชำระ)|สลิป(?!เงินเดือน)"
         r"|หลักฐาน(?:การ)?(?:โอน|ฝาก|ถอน|ชำระ|จ่าย)|ใบเสร็จ|เลข(?:ที่)?ธุรกรรม|รายการ(?:ฝาก|ถอน|โอน)",
@@ -234,11 +234,11 @@ _STRICT: dict[str, str] = {
         r"historial de (?:transacciones|operaciones|movimientos|depósitos|retiros|transferencias|pagos|órdenes|trading|compras|ventas)"
         r"|(?:comprobante|justificante|recibo|confirmación|constancia|prueba)s? de (?:(?:la|el) )?"
         r"(?:pago|transferencia|depósito|retiro|envío|transacción|operación)"
-        r"|(?:id|hash|código) de (?:la )?transacción",
+        r"|(?:id|hash|código) de (?:la )?transacción|\bcomprobante(?!s? de (?:domicilio|ingresos|identidad|estudios))",
         # pt
         r"histórico de (?:transações|transação|depósitos?|saques?|transferências?|pagamentos?|ordens|negociações|operações|compras|vendas)"
         r"|(?:comprovante|recibo|confirmação|prova)s? d[eoa]s? (?:pagamento|transferência|depósito|saque|pix|ted|transação|operação|envio)"
-        r"|(?:id|hash|código) da transação",
+        r"|(?:id|hash|código) da transação|\bcomprovante(?!s? de (?:renda|rendimento|residência|endereço|matrícula))",
         # fr
         r"historique (?:des |de |du |d')?(?:transactions?|opérations?|dépôts?|retraits?|virements?|paiements?|ordres?|transferts?|achats?)"
         r"|(?:justificatif|preuve|reçu|avis|confirmation|ordre|bordereau)s? (?:de |du |d')?(?:virement|paiement|dépôt|retrait|transfert|transaction)"
@@ -307,12 +307,12 @@ _STRICT: dict[str, str] = {
         r"salary|pay ?slips?|payroll|\bwages?\b|(?<!smart )(?<!futures )(?<!perpetual )\bcontracts?\b(?! address)(?! trading)"
         r"|\bagreements?\b|tax (?:returns?|certificates?|statements?|receipts?)|income (?:proof|certificate|statement)s?"
         r"|proof of (?:income|funds)|employment (?:letter|certificate)s?"
-        r"|工资|工資|薪资|薪資|薪水|收入证明|收入證明|合同|(?<!先物)(?<!永續)(?<!永续)契約|完税|完稅|纳税|納稅|税单|稅單"
+        r"|工资|工資|薪资|薪資|薪水|收入证明|收入證明|合同|契約書|(?:雇用|労働|売買|賃貸|勞動|僱傭|買賣|租賃)契約|完税|完稅|纳税|納稅|税单|稅單"
         r"|资金来源证明|資金來源證明|资产证明|資產證明|房产证|房產證",
         # ja
         r"給与|給料|源泉徴収|確定申告|(?:納税|課税|所得|収入|在職|残高|雇用)証明|資金の証明",
         # ko
-        r"급여|월급|연봉|원천징수|(?:소득|재직|납세|잔고|잔액|수입) ?증명|근로 ?소득|계약서|종합소득세|세금 ?신고",
+        r"급여|월급|연봉|원천징수|(?:소득|소득금액|재직|납세|잔고|잔액|수입) ?증명|근로 ?소득|계약서|종합소득세|세금 ?신고",
         # vi (bare "lương" folds into "lượng", quantity)
         r"bảng lương|phiếu lương|sao kê lương|tiền lương|xác nhận lương|hợp đồng (?:lao động|mua bán|vay|thuê)"
         r"|tờ khai thuế|quyết toán thuế|(?:xác nhận|chứng minh|giấy tờ|bằng chứng) (?:thu nhập|tài chính)",
@@ -405,7 +405,7 @@ _NAME_ONLY: dict[str, str] = {
     )),
     "source_of_funds": "|".join((
         r"source of (?:funds?|wealth)|\bsof\b|\btax\b|income|资金|資金|收入",
-        r"収入|所得|年収",  # ja
+        r"収入|所得|年収|(?<!先物)(?<!先物の)契約",  # ja, zh-Hant (a bare 契約 in a body is as often a futures contract)
         r"소득|자금|수입",  # ko
         r"thu nhập|nguồn tiền|nguồn vốn",  # vi
         r"รายได้|ภาษี",  # th ("ภาษีเงินได้" income tax is talked about more than attached)
@@ -455,7 +455,7 @@ _CUE = _compile("|".join((
     r"ci[- ]?joint|pièces? jointes?|\bje (?:vous )?joins\b|vous trouverez|\benvoie|\bcaptures?\b|\bscann|\btélévers|\btéléchar",  # fr
     r"\banbei\b|\banhang|angeh(?:ä|ae)ngt|beigef(?:ü|ue)gt|beiliegend|anliegend|hochgeladen|\bsende\b|\bschicke|bildschirmfoto"
     r"|\bbild(?:er)?\b",  # de
-    r"прилага|прикреп|в приложении|во вложении|вложени|отправляю|высылаю|скрин|снимок|фото|скан|загрузил",  # ru
+    r"прилага|приклад|прикреп|в приложении|во вложении|вложени|отправляю|высылаю|скрин|снимок|фото|скан|загрузил",  # ru
     r"\bek(?:te|li|ledim|liyorum|lenmiş|tedir|teki|tekı)\b|ekran görünt|ekran resmi|fotoğraf|\bresim|gönderiyorum"
     r"|iletiyorum|yükledim|taranmış|paylaşıyorum|sunuyorum",  # tr
     r"lampir|\bberikut|tangkapan layar|\bgambar|\bkirim|\bunggah|\bpindai",  # id
