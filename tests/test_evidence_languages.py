@@ -231,6 +231,8 @@ BODIES: list[tuple[str, str, tuple[str, ...]]] = [
     ("ko", "소득금액증명원 첨부합니다.", ("source_of_funds",)),
     ("ja", "雇用契約書を添付します。", ("source_of_funds",)),
     ("tr", "Giriş geçmişimin ekran görüntüsünü ekledim.", ("activity_log",)),
+    ("ja", "入金が反映されないので振込明細を添付します。", ("transactions",)),
+    ("ko", "입금했는데 반영이 안 돼서 이체 확인증 첨부합니다.", ("transactions",)),
 ]
 
 
@@ -320,6 +322,37 @@ def test_source_of_funds_context_in_other_languages_turns_statements() -> None:
         "Terlampir rekening koran sebagai bukti sumber dana.",
     ):
         assert one("IMG_5.jpg", JPEG, body).present == ("source_of_funds",), body
+
+
+SCREENSHOT_NAMES = [
+    "Capture d\u2019écran 2026-11-03 à 10.12.55.png",  # macOS, French
+    "Captura de pantalla 2026-11-03 a las 10.12.55.png",
+    "Captura de Tela 2026-11-03 às 10.12.55.png",
+    "Bildschirmfoto 2026-11-03 um 10.12.55.png",
+    "Снимок экрана 2026-11-03 в 10.12.55.png",
+    "Ekran Resmi 2026-11-03 10.12.55.png",
+    "Ảnh chụp Màn hình 2026-11-03 lúc 10.12.55.png",
+    "ภาพหน้าจอ 2566-11-03 เวลา 10.12.55.png",
+    "Tangkapan Layar 2026-11-03 pukul 10.12.55.png",
+    "لقطة شاشة 2026-11-03 في 10.12.55 ص.png",
+    "スクリーンショット 2026-11-03 10.12.55.png",
+    "스크린샷 2026-11-03 오전 10.12.55.png",
+]
+
+
+@pytest.mark.parametrize("name", SCREENSHOT_NAMES)
+def test_small_pasted_screenshot_with_a_localised_name_is_not_decoration(name: str) -> None:
+    """A 20 KB crop shown by cid: would pass for a logo, but its name says someone captured it on purpose."""
+    crop = b"\x89PNG\r\n\x1a\n" + random.Random(3).randbytes(20_000)
+    att = Attachment(name, "image/png", crop, inline=True, content_id="<c1>", referenced=True)
+    report = assess([att], "Attached: a screenshot of the error message.", LIMITS)
+    assert report.present == ("activity_log",), report
+
+
+def test_small_image_shown_by_cid_with_a_plain_name_is_still_decoration() -> None:
+    logo = b"\x89PNG\r\n\x1a\n" + random.Random(4).randbytes(20_000)
+    att = Attachment("firma.png", "image/png", logo, inline=True, content_id="<c2>", referenced=True)
+    assert assess([att], "Adjunto captura del mensaje de error.", LIMITS).present == ()
 
 
 # --- whole mails from phones -----------------------------------------------

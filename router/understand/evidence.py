@@ -487,6 +487,7 @@ _CLAUSES = _compile(
     r"[,，、:：،]|\bbut\b|\bhowever\b|但是|但|不过|不過"
     r"|\baber\b|\bpero\b|\bmais\b|\bmas\b(?! tarde)|\bно\b|\bama\b|\bfakat\b|\btapi\b|\btetapi\b|\bnamun\b|\bnhưng\b"
     r"|\b(?:و)?لكن|지만|けど|けれど|ですが|しかし|แต่"
+    r"|ので|のに|から|는데|은데|니까|(?:어|아|해|돼|되어)서 "  # ja, ko "because", "so": a negation before stays there
     r"|(?<=[\u0e00-\u0e7f])\s+(?=[\u0e00-\u0e7f])"  # Thai separates clauses with spaces, not commas
 )
 _DECORATION_NAME = re.compile(r"^(?:image|img)\d{3}\.|^outlook-|logo|signature|banner|签名|簽名", re.I)
