@@ -156,11 +156,12 @@ def test_shipped_model_meets_the_bar_by_cross_validation(capsys: pytest.CaptureF
     # unsure zh/en mail, within its 15 % budget).  Its bar is a regression floor a little
     # under what it measured on the 2,858 mails, including the buried-security slice and the
     # 480 mails in twelve other languages that CV finds hard with 40 per language
-    # (stratified 0.906, writer-out 0.792, security recall counting rules 0.933), not
-    # issue 12's targets, which it does not reach.
+    # (stratified 0.906, writer-out 0.792, security recall counting rules and the review
+    # band 0.971), not issue 12's targets, which it does not all reach.
     assert cv["stratified"]["deployed"]["macro_f1"] >= 0.89, cv["stratified"]
     assert cv["writer_out"]["deployed"]["macro_f1"] >= 0.77, cv["writer_out"]
-    assert cv["stratified"]["security"]["recall_with_review"] >= 0.92, cv["stratified"]["security"]
+    assert cv["stratified"]["security"]["recall_with_review"] >= 0.95, cv["stratified"]["security"]
+    assert cv["stratified"]["security"]["non_security_to_review"] <= 0.10 * cv["stratified"]["security"]["non_security"]
     assert cv["stratified"]["security"]["non_security_to_security"] <= 0.08 * cv["stratified"]["security"]["non_security"]
     assert {"zh", "en"} <= set(m["per_language"])
 
