@@ -115,12 +115,16 @@ def test_writer_out_folds_hold_out_whole_slices() -> None:
     assert _writer_splits(y, np.array(["w1"] * 6)) is None
 
 
-def test_security_threshold_reaches_recall_at_lowest_cost() -> None:
+def _overlapping_security() -> tuple[list[str], np.ndarray, np.ndarray]:
+    """100 security mails with P(security) in 0.2-1.0 and 100 general ones in 0.0-0.5: no threshold is free."""
     rng = np.random.default_rng(0)
-    labels = ["compliance", "general", "security"]
     y = np.array(["security"] * 100 + ["general"] * 100)
     p_sec = np.concatenate([rng.uniform(0.2, 1.0, 100), rng.uniform(0.0, 0.5, 100)])
-    proba = np.stack([np.zeros(200), 1 - p_sec, p_sec], axis=1)
+    return ["compliance", "general", "security"], y, np.stack([np.zeros(200), 1 - p_sec, p_sec], axis=1)
+
+
+def test_security_threshold_reaches_recall_at_lowest_cost() -> None:
+    labels, y, proba = _overlapping_security()
     t, thresholds, info = choose_security(y, proba, labels, max_cost=1.0)
     assert info["recall_with_review"] >= 0.98
     assert security_cost(y, proba, labels, t, thresholds) == {k: v for k, v in info.items() if k not in ("threshold", "max_cost")}
@@ -130,11 +134,7 @@ def test_security_threshold_reaches_recall_at_lowest_cost() -> None:
 
 def test_security_threshold_never_floods_the_security_team() -> None:
     """Past the cost cap the recall target gives way, and the figure says so."""
-    rng = np.random.default_rng(0)
-    labels = ["compliance", "general", "security"]
-    y = np.array(["security"] * 100 + ["general"] * 100)
-    p_sec = np.concatenate([rng.uniform(0.2, 1.0, 100), rng.uniform(0.0, 0.5, 100)])
-    proba = np.stack([np.zeros(200), 1 - p_sec, p_sec], axis=1)
+    labels, y, proba = _overlapping_security()
     _t, _thresholds, info = choose_security(y, proba, labels, max_cost=0.08)
     assert info["non_security_to_security"] + info["non_security_to_review"] <= 8
     assert 0.5 < info["recall_with_review"] < 0.98
@@ -144,11 +144,7 @@ def test_security_threshold_never_floods_the_security_team() -> None:
 
 def test_security_review_band_catches_more_within_its_own_budget() -> None:
     """Below the capped security threshold, a band on P(security) sends mail to review, not to the team."""
-    rng = np.random.default_rng(0)
-    labels = ["compliance", "general", "security"]
-    y = np.array(["security"] * 100 + ["general"] * 100)
-    p_sec = np.concatenate([rng.uniform(0.2, 1.0, 100), rng.uniform(0.0, 0.5, 100)])
-    proba = np.stack([np.zeros(200), 1 - p_sec, p_sec], axis=1)
+    labels, y, proba = _overlapping_security()
     t, thresholds, info = choose_security(y, proba, labels, max_cost=0.08)
     r = choose_security_review(y, proba, labels, t, thresholds)
     assert r is not None and r < t
