@@ -240,7 +240,7 @@ def _load_model(settings: Settings) -> classify.Classifier | None:
         log.warning("no model file; categories come from subject types and rules", extra={"model": str(settings.model_path)})
         return None
     clf = classify.load(settings.model_path)
-    clf.warm_up()
+    clf.warm_up_in_background()
     metrics.MODEL.labels(version=clf.version).set(1)
     return clf
 

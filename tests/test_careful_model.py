@@ -184,6 +184,17 @@ def test_careful_model_trains_saves_and_loads_with_its_backend(fake: FakeEmbedde
     assert fake.calls == asked
 
 
+def test_warm_up_in_the_background_loads_the_embedder_before_the_first_mail(fake: FakeEmbedder, tmp_path: Path) -> None:
+    path = tmp_path / "m.joblib"
+    classify.save(train(_examples(), embeddings="fake", search=False).classifier, path)
+    loaded = classify.load(path)
+    asked = fake.calls
+    thread = loaded.warm_up_in_background()
+    thread.join(timeout=60)
+    assert not thread.is_alive() and thread.daemon
+    assert fake.calls == asked + 1
+
+
 def test_loading_a_careful_model_without_its_backend_is_one_line_error(fake: FakeEmbedder, tmp_path: Path,
                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "m.joblib"
