@@ -8,14 +8,15 @@ with its p95 per-message latency; then the `router triage --json` CLI end to
 end over files (process start-up and model load included).
 
     .venv/bin/python bench/triage.py [--n 2000]
-    .venv/bin/python bench/triage.py --before 5e95159 [--n 1000] [--rounds 3]
+    .venv/bin/python bench/triage.py --before 5e95159 [--after REF] [--n 1500] [--rounds 9]
 
 `--before REF` measures the in-process pipeline of the `router` package as
-it was at git REF against this checkout's, in the same run: child processes
-take turns (before, after, before, ...), each timing the same mix in CPU
-time, so a busy shared machine slows both alike.  It prints the CPU
-microseconds per message of each and the added share (issue 13's budget:
-the new checks may add at most 10 %).
+it was at git REF against this checkout's (or `--after REF`'s), in the same
+run: child processes pinned to one core take turns (before, after, after,
+before, ...), each timing the same mix in CPU time, so a busy shared machine
+slows both alike.  It prints the CPU microseconds per message of each and
+the added share per round: median, min, max and spread over the rounds
+(issue 13's budget: the new checks may add at most 10 %).
 """
 
 from __future__ import annotations
@@ -67,34 +68,72 @@ print(triage._cpu_us_per_message(n))
 """
 
 
-def compare(ref: str, n: int, rounds: int) -> None:
-    """Per-message CPU time of the pipeline at `ref` and now, taking turns in child processes."""
+def _export(ref: str, into: str) -> str:
+    """The `router` package as it was at git `ref`, unpacked under `into`."""
+    archive = subprocess.run(["git", "-C", str(REPO), "archive", ref, "router"], capture_output=True, check=True).stdout
+    os.makedirs(into)
+    subprocess.run(["tar", "-x", "-C", into], input=archive, check=True)
+    return into
+
+
+def _child(core: str, tree: str, n: int) -> float:
+    out = subprocess.run(["taskset", "-c", core, sys.executable, "-c", _CHILD, tree, str(Path(__file__).parent), str(n)],
+                         capture_output=True, text=True, check=True, cwd=REPO).stdout
+    return float(out.split()[-1])
+
+
+def _quantile(xs: list[float], q: float) -> float:
+    return float(np.quantile(np.array(xs), q))
+
+
+def compare(ref: str, n: int, rounds: int, after: str | None = None) -> None:
+    """Per-message CPU time of the pipeline at `ref` and now (or at `after`), taking turns in child processes.
+
+    Why this shape: the machine is shared, so one pair of runs can differ by
+    10-25 % from the next.  Each round runs both sides back to back on the
+    same core, in CPU time, and alternates which goes first (ABBA), so a load
+    that rises or falls during a round hurts both sides alike; the figure is
+    the per-round ratio after/before, reported as its median over the rounds
+    with its min, max and interquartile range, beside the ratio of the best
+    rounds (the old single figure).  A lucky draw shows up as a wide spread.
+    """
     core = str(sorted(os.sched_getaffinity(0))[0])
+    load0 = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp:
-        archive = subprocess.run(["git", "-C", str(REPO), "archive", ref, "router"], capture_output=True, check=True).stdout
-        subprocess.run(["tar", "-x", "-C", tmp], input=archive, check=True)
+        trees = {"before": _export(ref, os.path.join(tmp, "before")),
+                 "after": _export(after, os.path.join(tmp, "after")) if after else "-"}
         figures: dict[str, list[float]] = {"before": [], "after": []}
-        for _ in range(rounds):
-            for name, tree in (("before", tmp), ("after", "-")):
-                out = subprocess.run(["taskset", "-c", core, sys.executable, "-c", _CHILD, tree, str(Path(__file__).parent), str(n)],
-                                     capture_output=True, text=True, check=True, cwd=REPO).stdout
-                figures[name].append(float(out.split()[-1]))
-    before, after = min(figures["before"]), min(figures["after"])
-    print(json.dumps({"ref": ref, "n": n, "rounds": rounds, "cpu_us_per_message": figures}, indent=None))
-    print(f"\n{'pipeline in-process, CPU time per message':<44}{'best of ' + str(rounds):>14}")
-    print(f"{'before (' + ref + ')':<44}{before:>11,.0f} µs")
-    print(f"{'after (this checkout)':<44}{after:>11,.0f} µs")
-    print(f"{'added':<44}{(after / before - 1) * 100:>12.1f} %")
+        for i in range(rounds):
+            for name in ("before", "after") if i % 2 == 0 else ("after", "before"):
+                figures[name].append(_child(core, trees[name], n))
+    load1 = os.getloadavg()
+    ratios = [a / b for a, b in zip(figures["after"], figures["before"], strict=True)]
+    added = [(r - 1) * 100 for r in ratios]
+    print(json.dumps({"ref": ref, "after": after or "checkout", "n": n, "rounds": rounds, "cpu_us_per_message": figures,
+                      "added_percent": [round(a, 2) for a in added], "loadavg_start": load0, "loadavg_end": load1}))
+    print(f"\nmachine: {platform.machine()}, {os.cpu_count()} cores, child processes pinned to core {core}, "
+          f"Python {platform.python_version()}; load average {load0[0]:.2f} at start, {load1[0]:.2f} at end")
+    print(f"pipeline in-process over {n} messages, CPU µs per message, {rounds} rounds (ABBA order)\n")
+    print(f"{'':<28}{'median':>10}{'min':>10}{'max':>10}")
+    for name, label in (("before", f"before ({ref})"), ("after", f"after ({after or 'this checkout'})")):
+        xs = figures[name]
+        print(f"{label:<28}{_quantile(xs, 0.5):>10,.0f}{min(xs):>10,.0f}{max(xs):>10,.0f}")
+    print(f"\n{'added, per-round ratio':<28}{_quantile(added, 0.5):>9.1f}%{min(added):>9.1f}%{max(added):>9.1f}%"
+          f"   interquartile {_quantile(added, 0.25):.1f} to {_quantile(added, 0.75):.1f} %")
+    best = (min(figures["after"]) / min(figures["before"]) - 1) * 100
+    print(f"{'added, best round of each':<28}{best:>9.1f}%")
+    print(f"\nrounds above 10 %: {sum(a > 10 for a in added)} of {rounds}; above 6 %: {sum(a > 6 for a in added)} of {rounds}")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=2000)
     ap.add_argument("--before", metavar="REF", help="compare the pipeline at this git ref with this checkout's")
-    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--after", metavar="REF", help="with --before: the other side at this git ref, not this checkout")
+    ap.add_argument("--rounds", type=int, default=9)
     args = ap.parse_args()
     if args.before:
-        compare(args.before, args.n, args.rounds)
+        compare(args.before, args.n, args.rounds, args.after)
         return
     os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})  # one core
     settings = config.load(REPO / "config.toml")
