@@ -370,12 +370,15 @@ def _uid_regex(uid_pattern: str) -> re.Pattern[str]:
 
 
 @cache
-def _uid_gated(uid_pattern: str) -> Filtered:
-    return gated(_uid_regex(uid_pattern))
+def _uid_gated(uid_pattern: str) -> tuple[re.Pattern[str], Filtered]:
+    """The UID value alone (every match holds one: `[0-9]{8,10}` is one fast scan) and the labelled pattern."""
+    return re.compile(uid_pattern, re.IGNORECASE), gated(_uid_regex(uid_pattern))
 
 
 def _uids(text: str, uid_pattern: str, source: str) -> list[Entity]:
-    rx = _uid_gated(uid_pattern)
+    value, rx = _uid_gated(uid_pattern)
+    if not value.search(text):
+        return []
     return [Entity("uid", m.group("v"), m.start("v"), m.end("v"), source=source) for m in rx.finditer(text)]
 
 

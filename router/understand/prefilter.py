@@ -39,7 +39,7 @@ try:  # the parse tree of a pattern; the modules are private, so their absence o
 except ImportError:  # pragma: no cover - other Pythons
     _p = _c = None
 
-_MAX_STRINGS = 64  # fixed strings kept for one run (a cross product of small groups)
+_MAX_STRINGS = 64  # fixed strings kept for one run (a cross product of small groups): each costs a test
 _MAX_CLASS = 4  # a character class of at most this many literal characters is read as alternatives
 # Characters IGNORECASE matches to an ASCII letter where str.lower() does not give that letter.
 _ODD_CASE = re.compile("[\u0130\u0131\u017f\u212a]")
@@ -106,8 +106,9 @@ with would you your""".split())
 
 
 def _selectivity(strings: frozenset[str]) -> tuple[int, int]:
-    """Higher is rarer: the shortest string's length (0 for a common word), then fewer strings."""
-    return min(0 if s.lower() in _COMMON else len(s) for s in strings), -len(strings)
+    """Higher is better: the shortest string's length (0 for a common word; from 8 on, all
+    rare enough), then fewer strings (each is one more test)."""
+    return min(0 if s.lower() in _COMMON else min(len(s), 8) for s in strings), -len(strings)
 
 
 def _best(needs: Sequence[frozenset[str]]) -> frozenset[str] | None:
@@ -136,12 +137,15 @@ def _needs(items: Any) -> list[frozenset[str]]:
             fixed = _class_chars(av)
         elif op is _c.SUBPATTERN and not (av[1] or av[2]):
             fixed = _fixed(av[3])
-        elif op is _c.BRANCH:
-            fixed = _fixed([(op, av)])
-        if fixed is not None and "" not in fixed and len(run) * len(fixed) <= _MAX_STRINGS:
+        elif op is _c.BRANCH or (op is _c.MAX_REPEAT and av[:2] == (0, 1)):
+            fixed = _fixed([(op, av)])  # may hold "": the parser factors "是不是|是否|是" into 是(?:不是|否|)
+        if fixed is not None and len(run) * len(fixed) <= _MAX_STRINGS:
             run = [a + b for a in run for b in fixed]
             continue
         flush()
+        if fixed is not None and len(fixed) <= _MAX_STRINGS:  # too many strings: a new run starts here
+            run = fixed
+            continue
         if op is _c.SUBPATTERN and not (av[1] or av[2]):
             out += _needs(av[3])
         elif op is _c.BRANCH:
@@ -230,6 +234,10 @@ class Gate:
                 self.alts += [(i, needs) for needs in got]
         firsts = frozenset().union(*(needs[0] for _, needs in self.alts)) if self.alts else frozenset()
         self.union = tuple(sorted(_minimal(firsts)))
+        # ASCII strings are looked for in the text's ASCII characters alone: Python compares an
+        # ASCII string with Chinese text only after widening it, which costs more than the search
+        self.union_ascii = tuple(u for u in self.union if u.isascii())
+        self.union_other = tuple(u for u in self.union if not u.isascii())
         # a union string -> the alternatives whose first set has a string containing it
         self.by_string: dict[str, list[int]] = {u: [] for u in self.union}
         for k, (_, needs) in enumerate(self.alts):
@@ -246,14 +254,19 @@ class Gate:
             if _ODD_CASE.search(text):
                 return sorted({i for i, _ in self.alts} | set(self.always))
             text = lowered if lowered is not None else text.lower()
-        found = [u for u in self.union if u in text]
+        # ASCII strings in the ASCII characters: an occurrence stays one (dropping the others
+        # can only add occurrences, so nothing that may match is ruled out)
+        ascii_only = text if text.isascii() else text.encode("ascii", "ignore").decode("ascii")
+        found = [u for u in self.union_ascii if u in ascii_only]
+        if self.union_other:
+            found += [u for u in self.union_other if u in text]
         if not found:
             return self.always
         seen: set[int] = set(self.always)
         for u in found:
             for k in self.by_string[u]:
                 i, needs = self.alts[k]
-                if i not in seen and all(any(s in text for s in need) for need in needs):
+                if i not in seen and all(any(s in (ascii_only if s.isascii() else text) for s in need) for need in needs):
                     seen.add(i)
         return sorted(seen)
 
