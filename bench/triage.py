@@ -9,6 +9,7 @@ end over files (process start-up and model load included).
 
     .venv/bin/python bench/triage.py [--n 2000]
     .venv/bin/python bench/triage.py --before 5e95159 [--after REF] [--n 1500] [--rounds 9]
+    .venv/bin/python bench/triage.py --before 5e95159 [--after REF] --n 300 --instructions
 
 `--before REF` measures the in-process pipeline of the `router` package as
 it was at git REF against this checkout's (or `--after REF`'s), in the same
@@ -16,7 +17,9 @@ run: child processes pinned to one core take turns (before, after, after,
 before, ...), each timing the same mix in CPU time, so a busy shared machine
 slows both alike.  It prints the CPU microseconds per message of each and
 the added share per round: median, min, max and spread over the rounds
-(issue 13's budget: the new checks may add at most 10 %).
+(issue 13's budget: the new checks may add at most 10 %).  With
+`--instructions` it counts each side's instructions per message under
+valgrind instead: one figure per side that the machine's load cannot move.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import dataclasses
 import json
 import os
 import platform
+import re
 import resource
 import subprocess
 import sys
@@ -41,22 +45,25 @@ from mix import REPO, build
 from router import classify, config, pipeline
 
 
-def _cpu_us_per_message(n: int) -> float:
-    """CPU microseconds per message of `pipeline.triage` over the mix (the child's side of --before)."""
+def _cpu_us_per_message(n: int, passes: int = 1) -> float:
+    """CPU microseconds per message of `pipeline.triage` over the mix (the child's side of --before),
+    timed on the last of `passes` passes over it (--instructions runs 1 and 2 and takes the difference)."""
     settings = config.load(REPO / "config.toml")
     clf = classify.load(settings.model_path)
     mail = build(n)
     for raw in mail[:50]:
         pipeline.triage(raw, settings, clf)
-    t0 = time.process_time()
-    for raw in mail:
-        pipeline.triage(raw, settings, clf)
+    t0 = 0.0
+    for _ in range(passes):
+        t0 = time.process_time()
+        for raw in mail:
+            pipeline.triage(raw, settings, clf)
     return (time.process_time() - t0) / len(mail) * 1e6
 
 
 _CHILD = """
 import sys
-tree, bench, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+tree, bench, n, passes = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 if tree != "-":  # the older package: not the editable install's finder
     sys.meta_path[:] = [f for f in sys.meta_path if "editable" not in repr(f).lower()]
     sys.path.insert(0, tree)
@@ -64,7 +71,7 @@ sys.path.insert(0, bench)
 import triage
 import router
 assert tree == "-" or router.__file__.startswith(tree), router.__file__
-print(triage._cpu_us_per_message(n))
+print(triage._cpu_us_per_message(n, passes))
 """
 
 
@@ -77,9 +84,44 @@ def _export(ref: str, into: str) -> str:
 
 
 def _child(core: str, tree: str, n: int) -> float:
-    out = subprocess.run(["taskset", "-c", core, sys.executable, "-c", _CHILD, tree, str(Path(__file__).parent), str(n)],
+    out = subprocess.run(["taskset", "-c", core, sys.executable, "-c", _CHILD, tree, str(Path(__file__).parent), str(n), "1"],
                          capture_output=True, text=True, check=True, cwd=REPO).stdout
     return float(out.split()[-1])
+
+
+def _instructions(tree: str, n: int, passes: int) -> int:
+    """Instructions the child executes (valgrind's cachegrind, no cache simulation): start-up and `passes` passes."""
+    env = {**os.environ, "PYTHONHASHSEED": "0"}  # the same dict and set orders in every run
+    proc = subprocess.run(["valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null",
+                           sys.executable, "-c", _CHILD, tree, str(Path(__file__).parent), str(n), str(passes)],
+                          capture_output=True, text=True, check=True, cwd=REPO, env=env)
+    found = re.search(r"I\s+refs:\s+([\d,]+)", proc.stderr)
+    if found is None:
+        raise SystemExit(f"no instruction count in valgrind's output:\n{proc.stderr[-2000:]}")
+    return int(found.group(1).replace(",", ""))
+
+
+def instructions(ref: str, n: int, after: str | None = None) -> None:
+    """Instructions per message of the pipeline at `ref` and now (or at `after`), under valgrind.
+
+    Why: on a shared machine CPU time moves with what the other jobs do to
+    the caches; the number of instructions does not (same input, same hash
+    seed: the same count every run).  Each side runs twice, with one and
+    with two passes over the mix; the difference is one pass, start-up and
+    model load cancelled.  Valgrind runs the child about 50 times slower.
+    """
+    with tempfile.TemporaryDirectory() as tmp:
+        trees = {"before": _export(ref, os.path.join(tmp, "before")),
+                 "after": _export(after, os.path.join(tmp, "after")) if after else "-"}
+        per: dict[str, float] = {}
+        for name, tree in trees.items():
+            one, two = _instructions(tree, n, 1), _instructions(tree, n, 2)
+            per[name] = (two - one) / n
+    print(json.dumps({"ref": ref, "after": after or "checkout", "n": n, "instructions_per_message": per}))
+    print(f"\npipeline in-process over {n} messages, instructions per message (valgrind cachegrind, one pass)")
+    print(f"{'before (' + ref + ')':<28}{per['before']:>14,.0f}")
+    print(f"{'after (' + (after or 'this checkout') + ')':<28}{per['after']:>14,.0f}")
+    print(f"{'added':<28}{(per['after'] / per['before'] - 1) * 100:>13.1f}%")
 
 
 def _quantile(xs: list[float], q: float) -> float:
@@ -131,7 +173,12 @@ def main() -> None:
     ap.add_argument("--before", metavar="REF", help="compare the pipeline at this git ref with this checkout's")
     ap.add_argument("--after", metavar="REF", help="with --before: the other side at this git ref, not this checkout")
     ap.add_argument("--rounds", type=int, default=9)
+    ap.add_argument("--instructions", action="store_true",
+                    help="with --before: count instructions under valgrind instead of timing (slow, load-independent)")
     args = ap.parse_args()
+    if args.before and args.instructions:
+        instructions(args.before, args.n, args.after)
+        return
     if args.before:
         compare(args.before, args.n, args.rounds, args.after)
         return
