@@ -10,6 +10,7 @@ end over files (process start-up and model load included).
     .venv/bin/python bench/triage.py [--n 2000]
     .venv/bin/python bench/triage.py --before 5e95159 [--after REF] [--n 1500] [--rounds 9]
     .venv/bin/python bench/triage.py --before 5e95159 [--after REF] --n 300 --instructions
+    .venv/bin/python bench/triage.py --checks [REF] [--n 1500] [--rounds 3]
 
 `--before REF` measures the in-process pipeline of the `router` package as
 it was at git REF against this checkout's (or `--after REF`'s), in the same
@@ -61,9 +62,75 @@ def _cpu_us_per_message(n: int, passes: int = 1) -> float:
     return (time.process_time() - t0) / len(mail) * 1e6
 
 
+def _checks_us_per_message(n: int, rounds: int = 3) -> dict[str, float]:
+    """CPU µs per message of each of issue 13's checks over the parsed mix, as `pipeline.understand`
+    calls them (best of `rounds`; each check looped over all messages)."""
+    from router import parse
+    from router.understand import compromise, forwarded, phishing, secrets, urgency
+
+    p = pipeline
+    settings = config.load(REPO / "config.toml")
+    mails = [m for m in (parse.parse(raw, settings.limits) for raw in build(n)) if not m.problem]
+    shorteners = phishing.DEFAULT_SHORTENERS | settings.teams.extra_shorteners
+    official = settings.teams.official_domains
+    ctx = []
+    for m in mails:
+        parts = forwarded.split(m.body)
+        attached = p._attached_messages(m)
+        texts = p._attached_text(m)
+        text = "\n".join([m.subject, m.body, *(t for t, _lure in texts)])
+        hits = secrets.find_secrets(text)
+        words = p._new_words(m, parts)
+        found = p._entities(m, parts, attached, hits, text, settings)
+        signs = compromise.signals(p.to_simplified(p.normalize(f"{m.subject}\n{m.new_text}")).lower())
+        report = phishing.assess(m.body, m.subject, official=official, attached=attached, shorteners=shorteners,
+                                 parts=forwarded.Split(words, parts.forwarded))
+        ctx.append((m, parts, attached, texts, text, hits, words, found, signs, report))
+    steps = {
+        "forwarded split": lambda c: forwarded.split(c[0].body),
+        "attached messages, lure spans": lambda c: (p._attached_messages(c[0]), p._by_owner(c[5], p._lure_spans(c[0], c[1], c[3]))),
+        "entities": lambda c: p._entities(c[0], c[1], c[2], c[5], c[4], settings),
+        "phishing": lambda c: phishing.assess(c[0].body, c[0].subject, official=official, attached=c[2], shorteners=shorteners,
+                                              parts=forwarded.Split(c[6], c[1].forwarded)),
+        "urgency": lambda c: urgency.assess(f"{c[0].subject}\n{c[6]}", amounts=p._own_amounts(c[7], c[1]),
+                                            thresholds=settings.teams.thresholds, compromise=p._attacked(c[8]),
+                                            extra=phishing.priority_signals(c[9])),
+        "chaser": lambda c: urgency.chaser(c[6], c[0].subject),
+    }
+    best: dict[str, float] = {}
+    for _ in range(rounds):
+        for name, step in steps.items():
+            t0 = time.process_time()
+            for c in ctx:
+                step(c)
+            best[name] = min(best.get(name, float("inf")), (time.process_time() - t0) / len(ctx) * 1e6)
+    return best
+
+
+def checks(n: int, rounds: int, other: str | None) -> None:
+    """Per-check CPU time on the mix for this checkout (and the tree at `other`), in child processes on one core."""
+    core = str(sorted(os.sched_getaffinity(0))[0])
+    with tempfile.TemporaryDirectory() as tmp:
+        trees = {"this checkout": "-"} | ({other: _export(other, os.path.join(tmp, "other"))} if other else {})
+        figures: dict[str, list[dict[str, float]]] = {name: [] for name in trees}
+        for _ in range(rounds):
+            for name, tree in trees.items():
+                out = subprocess.run(["taskset", "-c", core, sys.executable, "-c", _CHILD, tree, str(Path(__file__).parent),
+                                      str(n), "checks"], capture_output=True, text=True, check=True, cwd=REPO).stdout
+                figures[name].append(json.loads(out.splitlines()[-1]))
+    med = {name: {k: float(np.median([f[k] for f in fs])) for k in fs[0]} for name, fs in figures.items()}
+    print(json.dumps({"n": n, "rounds": rounds, "checks_cpu_us_per_message": figures}))
+    names = list(trees)
+    print(f"\nissue 13's checks over the mix ({n} messages), CPU µs per message, median of {rounds} rounds")
+    print(f"{'check':<32}" + "".join(f"{x:>16}" for x in names))
+    for k in med[names[0]]:
+        print(f"{k:<32}" + "".join(f"{med[x][k]:>16.1f}" for x in names))
+    print(f"{'all':<32}" + "".join(f"{sum(med[x].values()):>16.1f}" for x in names))
+
+
 _CHILD = """
 import sys
-tree, bench, n, passes = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+tree, bench, n, passes = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
 if tree != "-":  # the older package: not the editable install's finder
     sys.meta_path[:] = [f for f in sys.meta_path if "editable" not in repr(f).lower()]
     sys.path.insert(0, tree)
@@ -71,7 +138,11 @@ sys.path.insert(0, bench)
 import triage
 import router
 assert tree == "-" or router.__file__.startswith(tree), router.__file__
-print(triage._cpu_us_per_message(n, passes))
+if sys.argv[4] == "checks":
+    import json
+    print(json.dumps(triage._checks_us_per_message(n)))
+else:
+    print(triage._cpu_us_per_message(n, int(passes)))
 """
 
 
@@ -175,7 +246,12 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=9)
     ap.add_argument("--instructions", action="store_true",
                     help="with --before: count instructions under valgrind instead of timing (slow, load-independent)")
+    ap.add_argument("--checks", nargs="?", const="", metavar="REF",
+                    help="time issue 13's checks one by one on the mix (and at git REF beside this checkout)")
     args = ap.parse_args()
+    if args.checks is not None:
+        checks(args.n, args.rounds, args.checks or None)
+        return
     if args.before and args.instructions:
         instructions(args.before, args.n, args.after)
         return
