@@ -57,8 +57,8 @@ class Lexicon:
             found += self.zh.finditer(text, lowered, active[1] if active else None)
         return sorted(found, key=lambda m: m.start())
 
-    def search(self, text: str) -> re.Match[str] | None:
-        found = self.finditer(text)
+    def search(self, text: str, active: tuple[list[int], list[int]] | None = None) -> re.Match[str] | None:
+        found = self.finditer(text, active)
         return found[0] if found else None
 
     def active(self, text: str) -> tuple[list[int], list[int]]:
