@@ -128,9 +128,30 @@ def checks(n: int, rounds: int, other: str | None) -> None:
     print(f"{'all':<32}" + "".join(f"{sum(med[x].values()):>16.1f}" for x in names))
 
 
+NO_CHECKS = "no-checks"  # --before no-checks: this checkout with issue 13's checks stubbed out
+
+
+def _stub_checks() -> None:
+    """Replace issue 13's checks in `pipeline` with empty answers: the same commit's fast path without them.
+
+    Why: a git ref before the checks also lacks everything else merged since
+    (issue 12's model changes among them); this isolates what the checks cost.
+    """
+    from router.understand import entities, forwarded, phishing, urgency
+
+    forwarded.split = lambda text: forwarded.Split(own=text)  # type: ignore[assignment]
+    pipeline._attached_messages = lambda mail, most=5: []  # type: ignore[assignment]
+    entities.extract = lambda *a, **k: []  # type: ignore[assignment]
+    phishing.assess = lambda *a, **k: None  # type: ignore[assignment]
+    urgency.assess = lambda *a, **k: None  # type: ignore[assignment]
+    urgency.chaser = lambda *a, **k: urgency.Chaser(False)  # type: ignore[assignment]
+
+
 _CHILD = """
 import sys
 tree, bench, n, passes = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+stub = tree.startswith("no-checks:")  # the after side's tree, its checks stubbed out
+tree = tree.split(":", 1)[1] if stub else tree
 if tree != "-":  # the older package: not the editable install's finder
     sys.meta_path[:] = [f for f in sys.meta_path if "editable" not in repr(f).lower()]
     sys.path.insert(0, tree)
@@ -138,6 +159,8 @@ sys.path.insert(0, bench)
 import triage
 import router
 assert tree == "-" or router.__file__.startswith(tree), router.__file__
+if stub:
+    triage._stub_checks()
 if sys.argv[4] == "checks":
     import json
     print(json.dumps(triage._checks_us_per_message(n)))
@@ -182,8 +205,9 @@ def instructions(ref: str, n: int, after: str | None = None) -> None:
     model load cancelled.  Valgrind runs the child about 50 times slower.
     """
     with tempfile.TemporaryDirectory() as tmp:
-        trees = {"before": _export(ref, os.path.join(tmp, "before")),
-                 "after": _export(after, os.path.join(tmp, "after")) if after else "-"}
+        after_tree = _export(after, os.path.join(tmp, "after")) if after else "-"
+        trees = {"before": f"{NO_CHECKS}:{after_tree}" if ref == NO_CHECKS else _export(ref, os.path.join(tmp, "before")),
+                 "after": after_tree}
         per: dict[str, float] = {}
         for name, tree in trees.items():
             one, two = _instructions(tree, n, 1), _instructions(tree, n, 2)
@@ -213,8 +237,9 @@ def compare(ref: str, n: int, rounds: int, after: str | None = None) -> None:
     core = str(sorted(os.sched_getaffinity(0))[0])
     load0 = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp:
-        trees = {"before": _export(ref, os.path.join(tmp, "before")),
-                 "after": _export(after, os.path.join(tmp, "after")) if after else "-"}
+        after_tree = _export(after, os.path.join(tmp, "after")) if after else "-"
+        trees = {"before": f"{NO_CHECKS}:{after_tree}" if ref == NO_CHECKS else _export(ref, os.path.join(tmp, "before")),
+                 "after": after_tree}
         figures: dict[str, list[float]] = {"before": [], "after": []}
         for i in range(rounds):
             for name in ("before", "after") if i % 2 == 0 else ("after", "before"):
@@ -241,7 +266,8 @@ def compare(ref: str, n: int, rounds: int, after: str | None = None) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=2000)
-    ap.add_argument("--before", metavar="REF", help="compare the pipeline at this git ref with this checkout's")
+    ap.add_argument("--before", metavar="REF", help="compare the pipeline at this git ref with this checkout's "
+                    f"({NO_CHECKS!r}: this checkout with issue 13's checks stubbed out)")
     ap.add_argument("--after", metavar="REF", help="with --before: the other side at this git ref, not this checkout")
     ap.add_argument("--rounds", type=int, default=9)
     ap.add_argument("--instructions", action="store_true",
