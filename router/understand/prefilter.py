@@ -18,10 +18,15 @@ it says maybe, the caller runs the pattern unchanged (same matches as
 without the filter; tests/test_prefilter.py checks both).
 
 Case: for a pattern compiled with IGNORECASE the literals are lower-cased
-and compared with the lower-cased text.  CPython's IGNORECASE also equates
-four non-ASCII characters with ASCII letters (``İ ı ſ K``, see
-``re._casefix``), which ``str.lower`` does not: text holding any of them is
-not filtered.
+and compared with the lower-cased text.  CPython's IGNORECASE also equates a
+few non-ASCII characters with ASCII letters where ``str.lower`` does not
+(``İ ı ſ``, found by a test over all of Unicode; the Kelvin sign is listed
+too): text holding any of them is not filtered.
+
+ASCII strings are looked for in the text's ASCII characters only (Python
+widens an ASCII string before searching Chinese text, which costs more than
+the search); dropping the other characters can only join new occurrences,
+never split one, so nothing that may match is ruled out.
 """
 
 from __future__ import annotations
