@@ -30,7 +30,7 @@ import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -209,6 +209,13 @@ def _lookalike(uni: str, offs: Sequence[str]) -> list[str]:
     return []
 
 
+@lru_cache(maxsize=4096)
+def _judged(host: str, official: tuple[str, ...], shorteners: frozenset[str]) -> tuple[str, ...]:
+    """`judge_domain`, kept: the same lure and sender domains come back mail after mail, and the
+    lookalike tests (skeletons, edit distances) are the costly part of a report."""
+    return tuple(judge_domain(host, official, shorteners))
+
+
 def _is_official(host: str, official: Sequence[str]) -> bool:
     host = host.lower()
     return any(host == o.lower() or host.endswith("." + o.lower()) for o in official)
@@ -277,7 +284,11 @@ def assess(
     """
     split = parts if parts is not None else forwarded.split(text)
     lures = split.forwarded + tuple(attached)
-    asks = bool(_ASKS.search(split.own) or _ASKS.search(subject) or _IMPERSONATION.search(split.own))
+    # one prefilter pass over subject and own words: most mail asks nothing (no regex runs then)
+    both = f"{subject}\n{split.own}"
+    asks_may, imp_may = _ASKS.active(both), _IMPERSONATION.active(both)
+    asks = bool(any(asks_may) and (_ASKS.search(split.own, asks_may) or _ASKS.search(subject, asks_may))
+                or any(imp_may) and _IMPERSONATION.search(split.own, imp_may))
     if not lures and not asks:
         return None
     urls: list[str] = []
@@ -285,8 +296,10 @@ def assess(
     reasons: list[str] = []
     senders: list[str] = []
 
+    official = tuple(official)
+
     def consider(url: str, host: str, where: str) -> None:
-        why = judge_domain(host, official, shorteners)
+        why = _judged(host, official, shorteners)
         if not why:
             return
         if url != host and url not in urls:
@@ -301,7 +314,7 @@ def assess(
         if dom:
             senders.append(lure.sender)
             consider(dom, dom, "sender")
-            if asks and dom not in domains and judge_domain(dom, official, shorteners) == [] and not _is_official(dom, official):
+            if asks and dom not in domains and _judged(dom, official, shorteners) == () and not _is_official(dom, official):
                 domains.append(dom)
                 reasons.append(f"sender: {dom} is not an official domain of ours")
         for url, host in links(lure.headers.get("subject", "") + "\n" + lure.body):
