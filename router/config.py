@@ -122,6 +122,7 @@ class Settings:
     require_recipient: bool
     replies: ReplySettings
     raw: dict[str, Any] = field(repr=False, default_factory=dict)
+    triage_workers: int = 0  # [model] workers: triage processes; 0 = one per core, 1 = in-process
 
     def routing(self) -> Routing:
         """What a route means: the team address to forward to and the folder to file in."""
@@ -375,6 +376,7 @@ def _build(d: dict[str, Any], base: Path, source: Path | None) -> Settings:
         require_recipient=sender_r.flag("require_recipient"),
         replies=replies,
         raw=d,
+        triage_workers=model_r.integer("workers", 0, 64),
     )
 
 
