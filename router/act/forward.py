@@ -18,7 +18,7 @@ import re
 from email.message import EmailMessage, Message
 from email.utils import formatdate
 
-from router.act.headers import clean
+from router.act.headers import SMTP_POLICY, clean
 from router.act.outbox import Outbox
 from router.config import Settings
 from router.records import Decision, ParsedMail
@@ -28,7 +28,7 @@ from router.understand.secrets import redact
 
 # Keep the attached original's headers as they came (no refolding): refolding a
 # decoded value can raise on CR/LF from encoded words, and it changes the copy.
-_POLICY = email.policy.SMTP.clone(refold_source="none")
+_POLICY = SMTP_POLICY.clone(refold_source="none")
 
 
 def domain_of(address: str) -> str:
@@ -227,7 +227,7 @@ def redacted_copy(mail: ParsedMail) -> EmailMessage:
     Only what was decoded is kept: headers that identify the mail, the body
     text (redacted), and the attachments (text ones redacted too).
     """
-    copy = EmailMessage(policy=email.policy.SMTP)
+    copy = EmailMessage(policy=SMTP_POLICY)
     for name in ("From", "To", "Cc", "Date", "Message-ID", "In-Reply-To", "References"):
         value = mail.header(name)
         if value:
