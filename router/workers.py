@@ -134,7 +134,8 @@ class TriagePool:
 
     @property
     def parallel(self) -> bool:
-        return self.workers > 1
+        """Whether any batch goes to workers: more than one, and batches (`[imap] batch_size`) big enough."""
+        return self.workers > 1 and self.settings.imap.batch_size >= MIN_PARALLEL
 
     def start(self) -> None:
         """Start the workers now (the daemon does, before its threads start), if there are to be any."""
