@@ -155,6 +155,7 @@ class Settings:
     sla: SlaSettings = field(default_factory=lambda: _default_sla())
     raw: dict[str, Any] = field(repr=False, default_factory=dict)
     state_location: StoreLocation | None = None
+    triage_workers: int = 0  # [model] workers: triage processes; 0 = one per core, 1 = in-process
 
     def store(self) -> StoreLocation:
         """Where the state lives: `[state] url` (PostgreSQL) or `[state] path` (SQLite)."""
@@ -424,6 +425,7 @@ def _build(d: dict[str, Any], base: Path, source: Path | None) -> Settings:
         teams=_teams(d, base),
         sla=_sla(d, base),
         raw=d,
+        triage_workers=model_r.integer("workers", 0, 64),
     )
 
 

@@ -84,6 +84,7 @@ class Daemon:
     def run(self, once: bool = False) -> int:
         self.acquire_lock()
         self.install_signals()
+        self.runner.start_workers()  # before the metrics server's and the scheduler's threads
         server = metrics.serve(self.settings.metrics_listen, self.settings.healthz_max_age_seconds) if self.settings.metrics_listen else None
         scheduler = None
         if not once:
@@ -102,6 +103,7 @@ class Daemon:
             if server:
                 server.shutdown()
             self._disconnect()
+            self.runner.close()
             self.outbox.close()
             self.state.close()
             log.info("router stopped")
@@ -228,6 +230,7 @@ class Daemon:
             return
         self.settings = settings
         self.classifier = classifier
+        self.runner.close()
         self.outbox.close()
         self.outbox = Outbox(settings.smtp)
         self.runner = self._runner()

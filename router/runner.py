@@ -16,6 +16,8 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from concurrent.futures import Future
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 
 from router import metrics, parse, pipeline, sla
@@ -31,6 +33,7 @@ from router.mailbox import CONNECTION_ERRORS, Mailbox, Refused
 from router.records import Decision, ParsedMail
 from router.state import MessageRow, Store
 from router.understand.secrets import redact
+from router.workers import TriagePool, Triaged
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +54,16 @@ class _ToFile:
     row: MessageRow
     decision: Decision
     started: float
+
+
+@dataclass
+class _Batch:
+    """One fetched batch: the due UIDs, the oversized ones (with their sizes), bytes and triage by UID."""
+
+    due: list[int]
+    big: dict[int, int]
+    raws: dict[int, bytes]
+    triage: dict[int, Future[Triaged]]
 
 
 def mailbox_key(settings: Settings) -> str:
@@ -80,6 +93,7 @@ class Runner:
         self.key = settings.mailbox_key()
         self.replier = Replier(settings, state, outbox)
         self.corrector = Corrector(settings, state, outbox, classifier, self.forward_step)
+        self.pool = TriagePool(settings, classifier)
 
     # -- the drain ------------------------------------------------------------
     def drain(self, mb: Mailbox, above: int = 0) -> DrainResult:
@@ -103,43 +117,21 @@ class Runner:
         sizes = mb.sizes(uids)
         now = time.time()
         batch_size = self.settings.imap.batch_size
+        batches = [uids[i : i + batch_size] for i in range(0, len(uids), batch_size)]
         try:
-            for i in range(0, len(uids), batch_size):
+            ahead: _Batch | None = None
+            for k, uids_k in enumerate(batches):
                 if self.should_stop():
                     break
-                batch = uids[i : i + batch_size]
-                due = []
-                for uid in batch:
-                    row = self.state.get(self.key, mb.uidvalidity, uid)
-                    if row and row.next_attempt > now and not row.reached("filed"):
-                        result.deferred += 1
-                        result.next_attempt = min(result.next_attempt or row.next_attempt, row.next_attempt)
-                        continue
-                    due.append(uid)
-                big = [u for u in due if sizes.get(u, 0) > self.settings.limits.max_message_bytes]
-                raws = mb.fetch([u for u in due if u not in big])
-                pending: list[_ToFile] = []
-                for uid in due:
-                    if self.should_stop():
-                        break
-                    if uid in big:
-                        outcome = self.oversize(mb, uid, sizes[uid])
-                    elif uid in raws:
-                        outcome = self.handle(mb, uid, raws[uid], pending)
-                    else:
-                        continue  # expunged by someone else meanwhile
-                    if outcome == HELD:
-                        continue  # another router's: neither handled nor deferred here
-                    if outcome == "deferred":
-                        result.deferred += 1
-                        row = self.state.get(self.key, mb.uidvalidity, uid)
-                        if row:
-                            result.next_attempt = min(result.next_attempt or row.next_attempt, row.next_attempt)
-                    else:
-                        result.handled += 1
-                        result.by_route[outcome] = result.by_route.get(outcome, 0) + 1
-                self.file_all(mb, pending)
-                self.state.set_meta(last_uid_key(self.key), max(batch))
+                batch = ahead or self._prepare(mb, uids_k, sizes, now, result)
+                ahead = None
+                if self.pool.parallel and k + 1 < len(batches):
+                    # Fetch the next batch and start its triage on the workers
+                    # while this one is acted on: IMAP, SMTP and the store here,
+                    # parsing and the model there.
+                    ahead = self._prepare(mb, batches[k + 1], sizes, now, result)
+                self._act(mb, batch, result)
+                self.state.set_meta(last_uid_key(self.key), max(uids_k))
         finally:
             self.outbox.close()
         remaining = max(0, len(uids) - result.handled)
@@ -156,6 +148,65 @@ class Runner:
             counts[sla.state_of(case, now, self.settings.sla)] += 1
         for state, n in counts.items():
             metrics.OPEN_CASES.labels(sla=state).set(n)
+
+    def _prepare(self, mb: Mailbox, uids: list[int], sizes: dict[int, int], now: float, result: DrainResult) -> _Batch:
+        """Which messages of a batch are due, their bytes (one FETCH) and their triage, started."""
+        due = []
+        for uid in uids:
+            row = self.state.get(self.key, mb.uidvalidity, uid)
+            if row and row.next_attempt > now and not row.reached("filed"):
+                result.deferred += 1
+                result.next_attempt = min(result.next_attempt or row.next_attempt, row.next_attempt)
+                continue
+            due.append(uid)
+        limit = self.settings.limits.max_message_bytes
+        big = {u: sizes[u] for u in due if sizes.get(u, 0) > limit}
+        raws = mb.fetch([u for u in due if u not in big])
+        return _Batch(due, big, raws, self.pool.submit(raws))
+
+    def _act(self, mb: Mailbox, batch: _Batch, result: DrainResult) -> None:
+        """Each due message of a prepared batch through its steps, then the batch's MOVEs."""
+        pending: list[_ToFile] = []
+        for uid in batch.due:
+            if self.should_stop():
+                break
+            if uid in batch.big:
+                outcome = self.oversize(mb, uid, batch.big[uid])
+            elif uid in batch.raws:
+                outcome = self.handle(mb, uid, batch.raws[uid], pending, self._triaged(batch, uid))
+            else:
+                continue  # expunged by someone else meanwhile
+            if outcome == HELD:
+                continue  # another router's: neither handled nor deferred here
+            if outcome == "deferred":
+                result.deferred += 1
+                row = self.state.get(self.key, mb.uidvalidity, uid)
+                if row:
+                    result.next_attempt = min(result.next_attempt or row.next_attempt, row.next_attempt)
+            else:
+                result.handled += 1
+                result.by_route[outcome] = result.by_route.get(outcome, 0) + 1
+        self.file_all(mb, pending)
+
+    def _triaged(self, batch: _Batch, uid: int) -> Triaged | None:
+        """A worker's result; None (triage again in-process) if the worker died."""
+        future = batch.triage.get(uid)
+        if future is None:
+            return None
+        try:
+            return future.result()
+        except BrokenProcessPool:
+            log.warning("a triage worker died; triaging in-process", extra={"uid": uid})
+            self.pool.close()
+            return None
+
+    def start_workers(self) -> None:
+        """Start the triage workers now; the daemon calls this before it starts any thread (see TriagePool)."""
+        self.pool.start()
+
+    def close(self) -> None:
+        """Stop the triage workers (the daemon calls this on stop and on reload)."""
+        self.pool.close()
 
     def file_all(self, mb: Mailbox, items: list[_ToFile]) -> None:
         """File acted-on messages: one MOVE per destination folder, then record each."""
@@ -204,15 +255,18 @@ class Runner:
                 self.state.event("settled", row.message_id, f"left the inbox at step {row.step} before its filing was recorded")
 
     # -- one message ----------------------------------------------------------
-    def handle(self, mb: Mailbox, uid: int, raw: bytes, pending: list[_ToFile] | None = None) -> str:
+    def handle(self, mb: Mailbox, uid: int, raw: bytes, pending: list[_ToFile] | None = None,
+               triaged: Triaged | None = None) -> str:
         """Take one message through its remaining steps; returns its outcome.
 
         With `pending`, the final MOVE is left to `file_all` for the batch:
         the step before it (`replied`) is recorded, so a crash in between
         only means the move is done (or settled) on the next drain.
+        `triaged` is a worker's (mail, decision) for these bytes; the decision
+        is used only if none is recorded yet, so a resumed message keeps its own.
         """
         started = time.monotonic()
-        mail = parse.parse(raw, self.settings.limits)
+        mail = triaged[0] if triaged else parse.parse(raw, self.settings.limits)
         row = self.state.claim(self.key, mb.uidvalidity, uid, mail.message_id, parse.content_hash(raw))
         if row is None:
             return HELD  # another live router holds it (PostgreSQL lease): it finishes the message
@@ -224,7 +278,10 @@ class Runner:
             log.info("known message filed again", extra={"message_id": mail.message_id, "folder": folder})
             return "duplicate"
         try:
-            decision = Decision.from_record(row.record) if row.reached("decided") and row.record else self._decide(row, mail)
+            if row.reached("decided") and row.record:
+                decision = Decision.from_record(row.record)
+            else:
+                decision = self._decide(row, mail, triaged[1] if triaged else None)
             if not row.reached("forwarded"):
                 self._forward(row, raw, mail, decision)
             if not row.reached("replied"):
@@ -251,9 +308,11 @@ class Runner:
             log.exception("message failed; quarantined", extra={"message_id": mail.message_id})
             return self._set_aside(mb, uid, row, mail.message_id, "quarantine", f"internal error: {type(exc).__name__}")
 
-    def _decide(self, row: MessageRow, mail: ParsedMail) -> Decision:
-        """decide -> join the case; the case and the decision are recorded together or not at all."""
-        _mail, decision = pipeline.decide_mail(mail, self.settings, self.classifier)
+    def _decide(self, row: MessageRow, mail: ParsedMail, decided: Decision | None = None) -> Decision:
+        """decide (unless a worker did) -> join the case; the case and the decision are recorded together or not at all."""
+        if decided is None:
+            _mail, decided = pipeline.decide_mail(mail, self.settings, self.classifier)
+        decision = decided
         with self.state.transaction():
             decision = join_case(self.state, decision, mail, self.settings.routing(), self.settings.sla)
             self.state.record_step(row, "decided", record=decision.to_record(), route=decision.route, case_id=decision.case_id,
