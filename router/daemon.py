@@ -205,13 +205,13 @@ class MailboxWorker:
                     continue
                 full = self._wait(mb)
             except _RETRIED_ERRORS as exc:
-                if isinstance(exc, LoginError) and not self._ever_connected:
-                    raise  # wrong credentials at start: fail now with the reason instead of spinning
                 metrics.IMAP_ERRORS.inc()
                 metrics.IMAP_CONNECTED.set(0)
                 reason = _reason(exc)
                 if self.mailbox is None:
                     metrics.IMAP_CONNECT_FAILURES.inc()
+                if isinstance(exc, LoginError) and not self._ever_connected:
+                    raise  # wrong credentials at start: fail now with the reason instead of spinning
                 failures += 1
                 self._failed(reason)
                 if once and failures > self.settings.imap.once_retries:

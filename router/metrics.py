@@ -119,7 +119,7 @@ def health(max_age: float) -> tuple[bool, str]:
         if age <= max_age and connected:
             ages.append(age)
             continue
-        why = f"not reached for {age:.0f}s{'' if connected else ' (reconnecting)'}" + (f": {reason}" if reason else "")
+        why = (f"not reached for {age:.0f}s" if last else "never reached") + ("" if connected else " (reconnecting)") + (f": {reason}" if reason else "")
         problems.append(why if len(watched) == 1 and name == mailboxes.DEFAULT else f"mailbox {name} {why}")
     problems += [p for p in (check() for check in HEALTH_CHECKS) if p]
     if problems:
