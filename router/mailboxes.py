@@ -62,18 +62,23 @@ class MailboxStore:
         return getattr(self._store, attr)
 
 
-def install_log_field() -> None:
-    """Add `mailbox` to every log record made on a mailbox thread."""
-    previous = logging.getLogRecordFactory()
-    if getattr(previous, "_router_mailbox", False):
-        return
+class _MailboxField(logging.Filter):
+    """Adds `mailbox` to records made on a mailbox thread (unless the caller set one)."""
 
-    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
-        record = previous(*args, **kwargs)
+    def filter(self, record: logging.LogRecord) -> bool:
         name = _current.get()
-        if name is not None:
+        if name is not None and not hasattr(record, "mailbox"):
             record.mailbox = name
-        return record
+        return True
 
-    factory._router_mailbox = True  # type: ignore[attr-defined]
-    logging.setLogRecordFactory(factory)
+
+def install_log_field() -> None:
+    """Put the thread's mailbox on every log line the root handlers write.
+
+    A handler filter rather than a record factory, so a caller's own
+    `extra={"mailbox": ...}` still works (a factory's attribute would make
+    logging refuse it).
+    """
+    for handler in logging.getLogger().handlers:
+        if not any(isinstance(f, _MailboxField) for f in handler.filters):
+            handler.addFilter(_MailboxField())

@@ -10,6 +10,7 @@ acknowledged once.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import socket
 import subprocess
@@ -141,6 +142,38 @@ def test_metrics_carry_the_mailbox_of_the_thread_that_counts() -> None:
     assert metrics.FORWARDS.metric.labels(mailbox="t-kyc", route="general")._value.get() == 1  # noqa: SLF001
     assert metrics.BACKLOG.value("t-kyc") == 4 and metrics.BACKLOG.value("t-support") == 2
     assert mailboxes.current() == "default"  # this thread never chose one
+
+
+def test_log_lines_made_on_a_mailbox_thread_carry_the_mailbox() -> None:
+    records: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(record)
+
+    root = logging.getLogger()
+    handler = Keep()
+    root.addHandler(handler)
+    try:
+        mailboxes.install_log_field()
+        mailboxes.install_log_field()  # idempotent
+        assert sum(isinstance(f, mailboxes._MailboxField) for f in handler.filters) == 1  # noqa: SLF001
+
+        def work() -> None:
+            mailboxes.serve("l-kyc")
+            logging.getLogger("router.runner").warning("drained")
+            logging.getLogger("router.x").warning("explicit", extra={"mailbox": "other"})
+
+        t = threading.Thread(target=work)
+        t.start()
+        t.join()
+        logging.getLogger("router.x").warning("main thread")
+    finally:
+        root.removeHandler(handler)
+    by_event = {r.getMessage(): r for r in records}
+    assert getattr(by_event["drained"], "mailbox", None) == "l-kyc"
+    assert getattr(by_event["explicit"], "mailbox", None) == "other"
+    assert not hasattr(by_event["main thread"], "mailbox")
 
 
 def test_healthz_names_the_mailbox_that_is_not_reached() -> None:
