@@ -85,7 +85,7 @@ class MailboxWorker:
         self.store: Store | None = None
         self.outbox: Outbox | None = None
         self.mailbox: Mailbox | None = None
-        self._ever_connected = False
+        self.ever_connected = False
         self._lock: IO[str] | None = None
         self._failures = 0
         self.failure: str | None = None  # why the mailbox last failed (None: served)
@@ -210,7 +210,7 @@ class MailboxWorker:
                 reason = _reason(exc)
                 if self.mailbox is None:
                     metrics.IMAP_CONNECT_FAILURES.inc()
-                if isinstance(exc, LoginError) and not self._ever_connected:
+                if isinstance(exc, LoginError) and not self.ever_connected:
                     raise  # wrong credentials at start: fail now with the reason instead of spinning
                 failures += 1
                 self._failed(reason)
@@ -264,7 +264,7 @@ class MailboxWorker:
             except BaseException:
                 mb.close()
                 raise
-            self._ever_connected = True
+            self.ever_connected = True
             try:
                 for folder in sorted(set(self.settings.folders.values())):
                     if folder == self.settings.folders.get("corrections"):
@@ -323,6 +323,7 @@ class Daemon:
         self.reload = threading.Event()
         self.classifier = _load_model(settings)
         self.workers: list[MailboxWorker] = []
+        self.scheduler: Any = None  # APScheduler's BackgroundScheduler (imported when the daemon runs)
 
     def _workers(self, settings: Settings) -> list[MailboxWorker]:
         served = settings.served()
@@ -333,9 +334,13 @@ class Daemon:
         signal.signal(signal.SIGINT, lambda *_: self.stop.set())
         signal.signal(signal.SIGHUP, lambda *_: self.reload.set())
 
-    def wake_all(self) -> None:
-        for w in self.workers:
-            w.wake.set()
+    def _schedule(self, workers: list[MailboxWorker]) -> None:
+        """The scheduled poll of each mailbox, at its own `[imap] poll_interval_seconds`."""
+        if self.scheduler is None:
+            return
+        self.scheduler.remove_all_jobs()
+        for w in workers:
+            self.scheduler.add_job(w.wake.set, "interval", seconds=w.settings.imap.poll_interval_seconds, id=f"poll-{w.name}")
 
     def run(self, once: bool = False) -> int:
         self.workers = self._workers(self.settings)
@@ -349,7 +354,8 @@ class Daemon:
             from apscheduler.schedulers.background import BackgroundScheduler
 
             scheduler = BackgroundScheduler(daemon=True)
-            scheduler.add_job(self.wake_all, "interval", seconds=self.settings.imap.poll_interval_seconds, id="poll")
+            self.scheduler = scheduler
+            self._schedule(self.workers)
             scheduler.start()
         log.info("router started", extra={"mailboxes": {w.name: mailbox_key(w.settings) for w in self.workers}, "once": once,
                                            "model": self.classifier.version if self.classifier else None})
@@ -431,7 +437,11 @@ class Daemon:
             log.error("config reload failed; stopping", extra={"error": str(exc)})
             self.stop.set()
             return
+        connected = {w.name for w in self.workers if w.ever_connected}
+        for w in workers:
+            w.ever_connected = w.name in connected  # a login refused after a reload is retried, as before
         self.workers = workers
+        self._schedule(workers)
         metrics.watch([w.name for w in workers])
         for w in workers:
             w.start(once=False)
