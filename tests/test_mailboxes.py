@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import signal
 import socket
 import subprocess
 import threading
@@ -241,7 +242,7 @@ smtp = {{ from_address = "{KYC}" }}
 sender = {{ own_addresses = ["{KYC}"] }}
 routes = {{ general = "kyc-team@exchange.example", security = "kyc-security@exchange.example", compliance = "kyc-compliance@exchange.example", review = "kyc-review@exchange.example" }}
 """
-    return write_config(tmp_path, support, sink, extra="\n" + body + "".join(entries), **sections)  # type: ignore[arg-type]
+    return write_config(tmp_path, support, sink, extra="\n" + body + "".join(entries), **sections)
 
 
 def _env(*servers: Dovecot) -> dict[str, str]:
@@ -377,3 +378,29 @@ def test_single_mailbox_configs_keep_their_metrics_and_health(tmp_path: Path, do
         assert stop_daemon(proc) == 0
     status = subprocess.run(router_cmd(cfg, "status"), env={**os.environ, PASSWORD_ENV: dovecot.password}, capture_output=True, text=True, timeout=60)
     assert status.returncode == 0 and "mailbox default" not in status.stdout, status.stdout  # nothing new while healthy
+
+
+def test_sighup_starts_a_mailbox_added_to_the_config(tmp_path: Path, dovecot_factory: Callable[..., Dovecot], smtp_sink: SmtpSink) -> None:
+    support = dovecot_factory()
+    kyc = dovecot_factory(user=KYC)
+    cfg = write_config(tmp_path, support, smtp_sink, extra='\n[[mailboxes]]\nname = "support"\n', imap={"poll_interval_seconds": 1})
+    log = tmp_path / "daemon.log"
+    with log.open("ab") as fh:
+        proc = subprocess.Popen(router_cmd(cfg, "run"), env=_env(support, kyc), stdout=fh, stderr=fh)
+    try:
+        support.append("INBOX", make_mail(1))
+        assert wait_until(lambda: not support.uids("INBOX") and len(smtp_sink.messages) >= 2, 60), log.read_text()[-3000:]
+        kyc_raw = make_mail(200, sender="late@mail.example").replace(b"To: support@exchange.example", f"To: {KYC}".encode(), 1)
+        kyc.append("INBOX", kyc_raw)
+        time.sleep(2)
+        assert kyc.uids("INBOX"), "kyc is not configured yet: nothing may drain it"
+        _mailboxes_config(tmp_path, support, kyc, smtp_sink, imap={"poll_interval_seconds": 1})
+        proc.send_signal(signal.SIGHUP)
+        assert wait_until(lambda: not kyc.uids("INBOX") and len(smtp_sink.messages) >= 4, 60), log.read_text()[-3000:]
+        support.append("INBOX", make_mail(2))
+        assert wait_until(lambda: not support.uids("INBOX") and len(smtp_sink.messages) >= 6, 60), log.read_text()[-3000:]
+    finally:
+        assert stop_daemon(proc) == 0, log.read_text()[-3000:]
+    kyc_fwd = forwards(smtp_sink)[parsed(kyc_raw)["Message-ID"].strip()]
+    assert len(kyc_fwd) == 1 and kyc_fwd[0][1][0].startswith("kyc-")
+    assert any(e.get("event") == "configuration reloaded" and e.get("mailboxes") == ["support", "kyc"] for e in log_events(log))
