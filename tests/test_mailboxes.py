@@ -404,3 +404,22 @@ def test_sighup_starts_a_mailbox_added_to_the_config(tmp_path: Path, dovecot_fac
     kyc_fwd = forwards(smtp_sink)[parsed(kyc_raw)["Message-ID"].strip()]
     assert len(kyc_fwd) == 1 and kyc_fwd[0][1][0].startswith("kyc-")
     assert any(e.get("event") == "configuration reloaded" and e.get("mailboxes") == ["support", "kyc"] for e in log_events(log))
+
+
+def test_check_config_connect_checks_every_mailbox(tmp_path: Path, dovecot: Dovecot, smtp_sink: SmtpSink) -> None:
+    cfg = write_config(tmp_path, dovecot, smtp_sink, extra=f"""
+[[mailboxes]]
+name = "support"
+
+[[mailboxes]]
+name = "broken"
+imap = {{ password_env = "{WRONG_ENV}", folder = "Other" }}
+""")
+    proc = subprocess.run(router_cmd(cfg, "check-config", "--connect"), env=_env(dovecot), capture_output=True, text=True, timeout=60)
+    out = proc.stdout
+    assert proc.returncode == 1, out + proc.stderr
+    assert "mailboxes: support, broken" in out.splitlines()[0]
+    support_part, broken_part = out.split("mailbox broken:\n", 1)
+    assert "mailbox support:" in support_part and "FAIL" not in support_part, out
+    assert "FAIL imap" in broken_part and "not-the-password" not in out, out
+    assert out.strip().endswith("connect FAILED: see the lines marked FAIL")
