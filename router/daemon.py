@@ -41,6 +41,7 @@ from router.mailbox import CONNECTION_ERRORS, Mailbox
 from router.mailboxes import MailboxStore
 from router.runner import Runner, mailbox_key
 from router.state import State, Store
+from router.understand.secrets import redact
 
 _RETRIED_ERRORS: tuple[type[Exception], ...] = (MailboxError, *CONNECTION_ERRORS)
 log = logging.getLogger(__name__)
@@ -62,7 +63,8 @@ class MailboxesFailed(RouterError):
 
 
 def _reason(exc: BaseException) -> str:
-    return str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+    """One line for logs, /healthz and `router status`; secrets redacted as the log layer does."""
+    return redact(str(exc).splitlines()[0][:200]) if str(exc) else type(exc).__name__
 
 
 class MailboxWorker:
