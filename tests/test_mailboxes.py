@@ -338,7 +338,7 @@ def test_run_once_drains_the_others_and_names_the_mailboxes_it_could_not(
     cfg = _mailboxes_config(tmp_path, support, kyc, smtp_sink, f"""
 [[mailboxes]]
 name = "hung"
-imap = {{ port = {silent_server}, timeout = 2, once_retries = 2 }}
+imap = {{ port = {silent_server}, timeout = 20, once_retries = 1 }}
 
 [[mailboxes]]
 name = "broken"
@@ -357,9 +357,10 @@ imap = {{ password_env = "{WRONG_ENV}", folder = "Other" }}
     events = [json.loads(line) for line in proc.stderr.splitlines() if line.startswith("{")]
     drained = [e["ts"] for e in events if e.get("event") == "drained" and e.get("mailbox") in ("support", "kyc")]
     retries = [e["ts"] for e in events if e.get("event") == "mailbox connection problem; reconnecting" and e.get("mailbox") == "hung"]
-    assert len(drained) >= 2 and len(retries) == 2, [(e.get("event"), e.get("mailbox")) for e in events]
-    assert max(drained) < retries[-1], (drained, retries)
-    assert took < 60
+    # (each attempt waits 20 s for a greeting: both were drained before its first attempt gave up)
+    assert len(drained) >= 2 and len(retries) == 1, [(e.get("event"), e.get("mailbox")) for e in events]
+    assert max(drained) < retries[0], (drained, retries)
+    assert took < 120
 
 
 def test_single_mailbox_configs_keep_their_metrics_and_health(tmp_path: Path, dovecot: Dovecot, smtp_sink: SmtpSink) -> None:
