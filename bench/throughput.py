@@ -105,6 +105,37 @@ def bare_drain(dovecot: Dovecot | Cyrus | Courier, folder: str, per_message_move
     return len(uids), elapsed
 
 
+# The drain runs in a mailbox thread (router.daemon.MailboxWorker), which `python -m cProfile`
+# does not see: profile the whole process's main thread and each mailbox thread, stats merged.
+_PROFILED = """
+import cProfile, pstats, sys, threading
+import router.daemon as d
+from router.cli import main
+out = sys.argv[1]
+profiles = [cProfile.Profile()]
+orig = d.MailboxWorker.run
+def run(self, once):
+    prof = cProfile.Profile()
+    profiles.append(prof)
+    prof.enable()
+    try:
+        orig(self, once)
+    finally:
+        prof.disable()
+d.MailboxWorker.run = run
+profiles[0].enable()
+try:
+    code = main(sys.argv[2:])
+finally:
+    profiles[0].disable()
+    stats = pstats.Stats(profiles[0])
+    for p in profiles[1:]:
+        stats.add(p)
+    stats.dump_stats(out)
+sys.exit(code)
+"""
+
+
 def _status_kib(pid: int, field: str, name: str = "status") -> int | None:
     try:
         text = Path(f"/proc/{pid}/{name}").read_text()
@@ -188,7 +219,7 @@ def main() -> int:
                     help="IMAP server variant: Dovecot fs (default), maildir++, inbox-prefix, minimal (no MOVE/UIDPLUS/IDLE/CONDSTORE) or cyrus")
     ap.add_argument("--model", type=Path, default=REPO / "models" / "current.joblib", help="model file (default: the shipped models/current.joblib)")
     ap.add_argument("--workers", type=int, default=0, help="[model] workers for the router (default 0: one per core; 1: in-process)")
-    ap.add_argument("--profile", type=Path, help="run the router's main process under cProfile, stats written here")
+    ap.add_argument("--profile", type=Path, help="run the router under cProfile (main and mailbox threads), stats written here")
     args = ap.parse_args()
     print(f"server: {args.server}")
 
@@ -235,10 +266,9 @@ def main() -> int:
             log = base / "router.log"
             with log.open("wb") as fh:
                 t0 = time.perf_counter()
-                proc = subprocess.Popen(
-                    [sys.executable, *(["-m", "cProfile", "-o", str(args.profile)] if args.profile else []), "-m", "router", "--config", str(cfg), "--log-format", "json", "run", "--once"],
-                    env=env, stdout=fh, stderr=fh,
-                )
+                argv = ["--config", str(cfg), "--log-format", "json", "run", "--once"]
+                cmd = [sys.executable, "-c", _PROFILED, str(args.profile), *argv] if args.profile else [sys.executable, "-m", "router", *argv]
+                proc = subprocess.Popen(cmd, env=env, stdout=fh, stderr=fh)
                 rss = PeakRss(proc.pid)
                 code = proc.wait(timeout=3600)
                 t_router = time.perf_counter() - t0

@@ -84,7 +84,7 @@ HELD = "held"  # what handle() returns for a message another live router holds
 
 class Runner:
     def __init__(self, settings: Settings, state: Store, classifier: Classifier | None, outbox: Outbox,
-                 should_stop: Callable[[], bool] = lambda: False) -> None:
+                 should_stop: Callable[[], bool] = lambda: False, pool: TriagePool | None = None) -> None:
         self.settings = settings
         self.state = state
         self.classifier = classifier
@@ -93,7 +93,9 @@ class Runner:
         self.key = settings.mailbox_key()
         self.replier = Replier(settings, state, outbox)
         self.corrector = Corrector(settings, state, outbox, classifier, self.forward_step)
-        self.pool = TriagePool(settings, classifier)
+        # The daemon's pool is shared by its mailboxes and closed by the daemon; else the runner's own.
+        self.pool = pool or TriagePool(settings, classifier)
+        self._own_pool = pool is None
 
     # -- the drain ------------------------------------------------------------
     def drain(self, mb: Mailbox, above: int = 0) -> DrainResult:
@@ -152,17 +154,28 @@ class Runner:
     def _prepare(self, mb: Mailbox, uids: list[int], sizes: dict[int, int], now: float, result: DrainResult) -> _Batch:
         """Which messages of a batch are due, their bytes (one FETCH) and their triage, started."""
         due = []
+        known = set()  # decided before (a resumed message): it keeps its recorded decision, no triage
         for uid in uids:
             row = self.state.get(self.key, mb.uidvalidity, uid)
             if row and row.next_attempt > now and not row.reached("filed"):
                 result.deferred += 1
                 result.next_attempt = min(result.next_attempt or row.next_attempt, row.next_attempt)
                 continue
+            if row and row.reached("decided") and row.record:
+                known.add(uid)
             due.append(uid)
         limit = self.settings.limits.max_message_bytes
         big = {u: sizes[u] for u in due if sizes.get(u, 0) > limit}
         raws = mb.fetch([u for u in due if u not in big])
-        return _Batch(due, big, raws, self.pool.submit(raws))
+        # Triage only what needs a decision: a message resumed after a crash is
+        # only parsed (in `handle`), as before workers; triaging it again would
+        # put its whole cost before every restart's first step.
+        # Without workers (or for a batch too small for them) nothing is triaged
+        # ahead: `handle` triages each message in turn, so every message's
+        # steps are recorded as soon as it is decided, not after the whole batch.
+        fresh = {uid: raw for uid, raw in raws.items() if uid not in known}
+        ahead = self.pool.submit(fresh, self.settings) if self.pool.uses_workers(len(fresh)) else {}
+        return _Batch(due, big, raws, ahead)
 
     def _act(self, mb: Mailbox, batch: _Batch, result: DrainResult) -> None:
         """Each due message of a prepared batch through its steps, then the batch's MOVEs."""
@@ -205,8 +218,9 @@ class Runner:
         self.pool.start()
 
     def close(self) -> None:
-        """Stop the triage workers (the daemon calls this on stop and on reload)."""
-        self.pool.close()
+        """Stop the triage workers, if they are this runner's own (a daemon's pool is the daemon's to close)."""
+        if self._own_pool:
+            self.pool.close()
 
     def file_all(self, mb: Mailbox, items: list[_ToFile]) -> None:
         """File acted-on messages: one MOVE per destination folder, then record each."""

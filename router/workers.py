@@ -100,9 +100,11 @@ def _init(settings: Settings, level: int, fmt: str, threads: int, inherited: Cla
         _worker_classifier = classify.load(settings.model_path) if settings.model_path.exists() else None
 
 
-def _triage_in_worker(raw: bytes) -> Triaged:
+def _triage_in_worker(raw: bytes, mailbox: str) -> Triaged:
+    """Triage with the settings of `mailbox`: each has its own routes, identity and recipients."""
     assert _worker_settings is not None, "worker not initialised"
-    return triage(raw, _worker_settings, _worker_classifier)
+    settings = next((m for m in _worker_settings.served() if m.name == mailbox), _worker_settings)
+    return triage(raw, settings, _worker_classifier)
 
 
 _started_once = False  # whether this process has started a pool before (see TriagePool.start)
@@ -137,6 +139,10 @@ class TriagePool:
         """Whether any batch goes to workers: more than one, and batches (`[imap] batch_size`) big enough."""
         return self.workers > 1 and self.settings.imap.batch_size >= MIN_PARALLEL
 
+    def uses_workers(self, n: int) -> bool:
+        """Whether a batch of `n` messages would be triaged by the workers (else in-process)."""
+        return self.parallel and n >= MIN_PARALLEL
+
     def start(self) -> None:
         """Start the workers now (the daemon does, before its threads start), if there are to be any."""
         if self.parallel:
@@ -164,17 +170,24 @@ class TriagePool:
             log.info("triage workers started", extra={"workers": self.workers, "start_method": "fork" if forked else "spawn"})
         return self._pool
 
-    def submit(self, raws: dict[int, bytes]) -> dict[int, Future[Triaged]]:
-        """Start triage of a batch; a small one (or any with `workers = 1`) is triaged in-process, now."""
-        if not self.parallel or len(raws) < MIN_PARALLEL:
+    def submit(self, raws: dict[int, bytes], settings: Settings | None = None) -> dict[int, Future[Triaged]]:
+        """Start triage of a batch; a small one (or any with `workers = 1`) is triaged in-process, now.
+
+        `settings` is the mailbox's (one of the pool's `served()`; default the
+        pool's own): a daemon's mailboxes share one pool, and a decision's
+        routes, reply identity and recipient check are the mailbox's.  Workers
+        get only its name; they hold every mailbox's settings from the start.
+        """
+        settings = settings or self.settings
+        if not self.uses_workers(len(raws)):
             out: dict[int, Future[Triaged]] = {}
             for uid, raw in raws.items():
                 done: Future[Triaged] = Future()
-                done.set_result(triage(raw, self.settings, self.classifier))
+                done.set_result(triage(raw, settings, self.classifier))
                 out[uid] = done
             return out
         pool = self._executor()
-        return {uid: pool.submit(_triage_in_worker, raw) for uid, raw in raws.items()}
+        return {uid: pool.submit(_triage_in_worker, raw, settings.name) for uid, raw in raws.items()}
 
     def close(self) -> None:
         pool, self._pool = self._pool, None

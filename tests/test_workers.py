@@ -111,3 +111,26 @@ def test_sigkill_with_workers_loses_nothing_and_leaves_no_worker(tmp_path: Path,
     for mid, copies in fw.items():
         assert len({fid for fid, _ in copies}) == 1, (mid, copies)  # a re-send after a kill is the same mail
         assert len({rcpt for _, rcpt in copies}) == 1, (mid, copies)
+
+
+def test_a_shared_pool_decides_with_each_mailboxs_own_routes(tmp_path: Path) -> None:
+    """One daemon's mailboxes share the workers; a kyc@ mail must still go to kyc@'s teams."""
+    cfg = tmp_path / "config.toml"
+    cfg.write_text('[model]\nworkers = 2\npath = "none.joblib"\n[routes]\ngeneral = "support-team@exchange.example"\n'
+                   '[[mailboxes]]\nname = "support"\n[[mailboxes]]\nname = "kyc"\n'
+                   '[mailboxes.imap]\nusername = "kyc@exchange.example"\n'
+                   '[mailboxes.routes]\ngeneral = "kyc-team@exchange.example"\nreview = "kyc-review@exchange.example"\n'
+                   'security = "kyc-security@exchange.example"\ncompliance = "kyc-compliance@exchange.example"\n',
+                   encoding="utf-8")
+    settings = config.load(cfg)
+    kyc = settings.served()[1]
+    raws = {i: make_mail(i, "Frage zu meinem Konto", "Wie ändere ich meine E-Mail-Adresse?") for i in range(MIN_PARALLEL + 1)}
+    for batch in (raws, {0: raws[0]}):  # through the workers, and in-process (a batch too small for them)
+        pool = TriagePool(settings, None)
+        try:
+            got = {uid: f.result() for uid, f in pool.submit(batch, kyc).items()}
+            assert (pool._pool is not None) == (len(batch) >= MIN_PARALLEL)
+        finally:
+            pool.close()
+        for uid, (_mail, decision) in got.items():
+            assert decision.forwards and all(to.startswith("kyc-") for to in decision.forwards), (uid, decision.forwards)
