@@ -237,9 +237,15 @@ class Runner:
                 for i in group:
                     self._set_aside(mb, i.uid, i.row, i.row.message_id, "quarantine", reason)
                 continue
+            # The MOVE is done: the batch's "filed" steps are one transaction (one
+            # commit, one PostgreSQL round trip less per message).  A crash before
+            # it commits leaves them at "replied", out of the inbox: the next drain
+            # settles them as filed (`_settle_filed`), as for a crash after any MOVE.
+            with self.state.transaction():
+                for i in group:
+                    self.state.record_step(i.row, "filed", folder=folder, outcome=i.decision.route)
             for i in group:
                 route = i.decision.route
-                self.state.record_step(i.row, "filed", folder=folder, outcome=route)
                 metrics.MESSAGES.labels(route=route, outcome="handled").inc()
                 metrics.BY_PRIORITY.labels(priority=i.decision.priority or "none").inc()
                 metrics.LATENCY.observe(time.monotonic() - i.started)
