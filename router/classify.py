@@ -127,6 +127,7 @@ class Classifier:
         thresholds = self.metadata.get("thresholds", {})
         security_t = self.metadata.get("security_threshold")
         sec = classes.index("security") if "security" in classes and security_t is not None else None
+        review_t = self.metadata.get("security_review_threshold")
         out = []
         for row, stage in zip(probs, stages):
             best = int(row.argmax())
@@ -136,6 +137,8 @@ class Classifier:
                 best = sec
             label, conf = classes[best], float(row[best])
             below = conf < float(thresholds.get(label, 0.0)) and best != sec
+            # Below the security threshold but above the review band: a person reads it (issue 12).
+            doubt = sec is not None and best != sec and review_t is not None and float(row[sec]) >= float(review_t)
             out.append(
                 Prediction(
                     category=label,
@@ -144,9 +147,25 @@ class Classifier:
                     probabilities={c: float(p) for c, p in zip(classes, row)},
                     below_threshold=below,
                     stage=stage,
+                    security_review=doubt,
                 )
             )
         return out
+
+    def warm_up(self) -> None:
+        """Load everything the first mail would otherwise wait for.
+
+        The compiled pipeline, py3langid's model (about 2 s) and the careful
+        model's embedder (its weights load on first use) are loaded here, at
+        start, so the IDLE push of the first mail after a restart is not the
+        one that waits (issue 12: APPEND-to-forward latency).
+        """
+        from router.understand import language
+
+        language.preload()
+        self.predict_texts(["warm up"], ["en"])
+        if self.careful is not None:
+            self.careful.embedder.embed(["warm up"])
 
     def predict(self, subject: str, new_text: str, lang: str | None = None) -> Prediction:
         text = model_text(subject, new_text, already_split=True)

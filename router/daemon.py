@@ -344,7 +344,7 @@ class Daemon:
         self.config_path = config_path
         self.stop = threading.Event()
         self.reload = threading.Event()
-        self.classifier = _load_model(settings)
+        self.classifier = _load_model(settings, warm=False)  # warmed up in `run`, after the workers' fork
         self.pool = TriagePool(settings, self.classifier)  # one pool for every mailbox: the cores are shared
         self.workers: list[MailboxWorker] = []
         self.scheduler: Any = None  # APScheduler's BackgroundScheduler (imported when the daemon runs)
@@ -371,6 +371,8 @@ class Daemon:
         self._lock_all(self.workers)
         self.install_signals()
         self.pool.start()  # before the metrics server's, the scheduler's and the mailboxes' threads (see TriagePool)
+        if self.classifier is not None:
+            self.classifier.warm_up()  # so the first pushed mail does not wait for it (forked workers warm their own)
         try:
             self._open_all(self.workers)
         except BaseException:
@@ -494,11 +496,18 @@ class Daemon:
         log.info("configuration reloaded", extra={"config": str(settings.source), "mailboxes": [w.name for w in workers]})
 
 
-def _load_model(settings: Settings) -> classify.Classifier | None:
+def _load_model(settings: Settings, warm: bool = True) -> classify.Classifier | None:
+    """The model; `warm` loads what its first use would wait for (see `Classifier.warm_up`).
+
+    At start the daemon warms up only after forking the triage workers: the
+    careful model's embedder (OpenMP) does not survive a fork once it has run.
+    """
     if not settings.model_path.exists():
         log.warning("no model file; categories come from subject types and rules", extra={"model": str(settings.model_path)})
         return None
     clf = classify.load(settings.model_path)
+    if warm:
+        clf.warm_up()
     metrics.MODEL.labels(version=clf.version).set(1)
     return clf
 

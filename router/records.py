@@ -106,6 +106,7 @@ class Prediction:
     probabilities: dict[str, float] = field(default_factory=dict)
     below_threshold: bool = False
     stage: str = ""  # which model decided: fast | careful | fast (why the careful one was not used)
+    security_review: bool = False  # P(security) in the review band below the security threshold (issue 12)
 
 
 @dataclass(frozen=True)

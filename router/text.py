@@ -18,7 +18,21 @@ _QUOTE_OPENERS = re.compile(
         On\s.{0,200}?\bwrote:\s*$
       | Le\s.{0,200}?a\s+écrit\s*:\s*$
       | Am\s.{0,200}?schrieb.{0,80}:\s*$
-      | -{2,}\s*(?:Original\s+Message|Forwarded\s+message|原始邮件|原始郵件|转发邮件|轉寄郵件|Reply\s+message)\s*-{2,}.*$
+      | El\s.{0,200}?escribió\s*:\s*$
+      | Em\s.{0,200}?escreveu\s*:\s*$
+      | Il\s.{0,200}?ha\s+scritto\s*:\s*$
+      | Op\s.{0,200}?schreef.{0,80}:\s*$
+      | .{0,120}?(?:\d|@).{0,200}?(?:пишет|написал|написала|написал\(а\))\s*:\s*$
+      | .{0,200}?tarihinde.{0,120}?yazdı\s*:\s*$
+      | Pada\s.{0,200}?menulis\s*:\s*$
+      | Vào\s.{0,200}?đã\s+viết\s*:\s*$
+      | .{0,120}?(?:\d|@).{0,200}?(?:のメッセージ|さんは書きました)\s*[:：]\s*$
+      | .{0,120}?(?:\d|@).{0,200}?작성\s*[:：]\s*$
+      | في\s.{0,200}?كتب.{0,80}[:：]\s*$
+      | -{2,}\s*(?:Original\s+Message|Forwarded\s+message|原始邮件|原始郵件|转发邮件|轉寄郵件|Reply\s+message
+          |Mensaje\s+original|Mensaje\s+reenviado|Mensagem\s+original|Mensagem\s+encaminhada|Message\s+d'origine|Message\s+transféré
+          |Ursprüngliche\s+Nachricht|Weitergeleitete\s+Nachricht|Messaggio\s+originale|Oorspronkelijk\s+bericht
+          |Исходное\s+сообщение|Пересылаемое\s+сообщение|Orijinal\s+ileti|Pesan\s+Asli|Original\s+メッセージ|元のメッセージ|원본\s+메시지)\s*-{2,}.*$
       | -{5,}\s*原始邮件\s*-{5,}.*$
       | _{10,}\s*$
       | 在\s?.{0,120}?(?:写道|寫道)\s*[:：]\s*$
@@ -33,6 +47,8 @@ _SIGNATURE_OPENERS = re.compile(
       | Sent\s+from\s+my\s+(?:iPhone|iPad|iPod|Android|Samsung|Galaxy|Huawei|Honor|Xiaomi|Redmi|OnePlus|Oppo|Vivo|Pixel|BlackBerry|Windows\s+Phone|Nokia|Motorola|Sony|LG|HTC|mobile|phone|smartphone|cell|tablet|Mac|Verizon|T-Mobile|Sprint)\b.{0,40}$
       | Sent\s+from\s+(?:Outlook|Mail\s+for\s+Windows|Yahoo\s+Mail).{0,40}$
       | Get\s+Outlook\s+for\s+\w+.{0,20}$
+      | (?:Enviado\s+desde\s+mi|Enviado\s+do\s+meu|Envoyé\s+de\s+mon|Von\s+meinem|Inviato\s+da|Verzonden\s+vanaf\s+mijn
+          |Отправлено\s+с|iPhone['’]umdan\s+gönderildi|Dikirim\s+dari|Gửi\s+từ|iPhoneから送信|나의\s+iPhone에서\s+보냄|أُرسلت\s+من|أرسلت\s+من)\b.{0,40}$
       | 发自我的.{0,30}$
       | 發自我的.{0,30}$
       | 来自我的.{0,30}$
@@ -51,8 +67,8 @@ _FROM_FOLLOWERS = re.compile(
     re.IGNORECASE,
 )
 # "On <date>, <name> <address>" wrapped before "wrote:" by plain-text mailers.
-_ON_START = re.compile(r"^\s*(?:On|Le|Am|在)\s", re.IGNORECASE)
-_WROTE_END = re.compile(r"(?:\bwrote|a\s+écrit|schrieb|写道|寫道)\s*[:：]\s*$", re.IGNORECASE)
+_ON_START = re.compile(r"^\s*(?:On|Le|Am|El|Em|Il|Op|Pada|Vào|在)\s", re.IGNORECASE)
+_WROTE_END = re.compile(r"(?:\bwrote|a\s+écrit|schrieb|escribió|escreveu|ha\s+scritto|schreef|menulis|đã\s+viết|写道|寫道)\s*[:：]\s*$", re.IGNORECASE)
 _MAX_LINE = 400
 
 

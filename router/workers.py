@@ -96,8 +96,12 @@ def _init(settings: Settings, level: int, fmt: str, threads: int, inherited: Cla
     _worker_settings = settings
     if forked:
         _worker_classifier = inherited
+        if inherited is not None:
+            inherited.warm_up()  # the parent warms up only after this fork (the embedder's OpenMP)
     else:
         _worker_classifier = classify.load(settings.model_path) if settings.model_path.exists() else None
+        if _worker_classifier is not None:
+            _worker_classifier.warm_up()
 
 
 def _triage_in_worker(raw: bytes, mailbox: str) -> Triaged:

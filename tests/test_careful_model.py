@@ -18,7 +18,16 @@ from router.cli import main
 from router.errors import ModelError
 from router.records import Prediction
 from router.training import dataset
-from router.training.train import _writer_splits, choose_security, security_cost, train
+from router.training.train import (
+    CAREFUL_MAX_SHARE,
+    REVIEW_COST_CAP,
+    _writer_splits,
+    choose_careful_threshold,
+    choose_security,
+    choose_security_review,
+    security_cost,
+    train,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -84,9 +93,11 @@ def test_dataset_records_each_mails_writer_slice(tmp_path: Path) -> None:
     ex = dataset.load([tmp_path])
     assert [e.writer for e in ex] == ["a", "w7"]
     shipped = dataset.load([REPO / "training_data"])
-    # one slice per file: the nine first writers plus the tenth's two files (buried.en, buried.zh)
-    assert {e.writer for e in shipped} == {p.stem for p in (REPO / "training_data").glob("*.jsonl")}
-    assert len({e.writer for e in shipped}) == 11
+    # one slice per file for the first ten writers (the tenth's two files buried.en, buried.zh); the
+    # writers of other languages name their slice in each row (`world1` wrote four files)
+    stems = {p.stem for p in (REPO / "training_data").glob("*.jsonl")}
+    assert {e.writer for e in shipped} == {s for s in stems if not s.startswith("world")} | {"world1", "world2", "world3"}
+    assert len({e.writer for e in shipped}) == 14
 
 
 def test_benchmark_label_columns_are_found(tmp_path: Path) -> None:
@@ -129,6 +140,31 @@ def test_security_threshold_never_floods_the_security_team() -> None:
     assert 0.5 < info["recall_with_review"] < 0.98
     _t, _thresholds, wide = choose_security(y, proba, labels, max_cost=0.2)
     assert wide["recall_with_review"] > info["recall_with_review"]
+
+
+def test_security_review_band_catches_more_within_its_own_budget() -> None:
+    """Below the capped security threshold, a band on P(security) sends mail to review, not to the team."""
+    rng = np.random.default_rng(0)
+    labels = ["compliance", "general", "security"]
+    y = np.array(["security"] * 100 + ["general"] * 100)
+    p_sec = np.concatenate([rng.uniform(0.2, 1.0, 100), rng.uniform(0.0, 0.5, 100)])
+    proba = np.stack([np.zeros(200), 1 - p_sec, p_sec], axis=1)
+    t, thresholds, info = choose_security(y, proba, labels, max_cost=0.08)
+    r = choose_security_review(y, proba, labels, t, thresholds)
+    assert r is not None and r < t
+    banded = security_cost(y, proba, labels, t, thresholds, review_threshold=r)
+    assert banded["recall_with_review"] > info["recall_with_review"]
+    assert banded["non_security_to_security"] == info["non_security_to_security"]  # the team gets no more
+    assert banded["non_security_to_review"] <= REVIEW_COST_CAP * 100
+    # nothing left to catch: no band
+    assert choose_security_review(y, proba, labels, 0.0, thresholds) is None
+
+
+def test_mail_in_the_security_review_band_goes_to_review_with_the_reason() -> None:
+    p = Prediction("general", 0.7, "m-1", {"general": 0.7, "compliance": 0.05, "security": 0.25}, False, "fast", security_review=True)
+    r = _triage("General Inquiry - UID 12345678", "what is the fee for TRC20 withdrawals?", p)
+    assert (r["category"], r["route"]) == ("general", "review")
+    assert any("P(security) 0.25" in x and "buried security signal" in x for x in r["reasons"])
 
 
 def test_careful_model_trains_saves_and_loads_with_its_backend(fake: FakeEmbedder, tmp_path: Path) -> None:
@@ -249,3 +285,35 @@ def test_mail_decided_by_a_rule_skips_the_models() -> None:
     r = _triage("账户被盗-UID12345678", "我的账户被盗了", p)
     assert r["category"] == "security" and r["model"] is None
     assert any("model not consulted" in x for x in r["reasons"])
+
+
+def test_careful_threshold_keeps_within_the_share_of_ordinary_mail() -> None:
+    """The careful model may read at most CAREFUL_MAX_SHARE of zh/en mail, even when more would score higher."""
+    labels = ["compliance", "general", "security"]
+    n = 100
+    y = np.array(["security"] * 50 + ["general"] * 50)
+    # The fast model is unsure (0.55-0.65) and wrong on 40 zh/en mails; the careful model is right everywhere.
+    fast = np.tile([0.0, 0.1, 0.9], (n, 1))
+    fast[50:] = [0.0, 0.9, 0.1]
+    fast[:40] = [0.0, 0.6, 0.4]
+    careful = np.tile([0.0, 0.0, 1.0], (n, 1))
+    careful[50:] = [0.0, 1.0, 0.0]
+    langs = np.array(["en"] * n)
+    t, info = choose_careful_threshold(y, fast, careful, langs, labels)
+    assert info["careful_share_zh_en"] <= CAREFUL_MAX_SHARE
+    assert t < 0.7  # 0.7 and above would send the 40 unsure mails (40 %) careful
+    unbounded, info2 = choose_careful_threshold(y, fast, careful, langs, labels, max_share=1.0)
+    assert unbounded >= 0.7 and info2["macro_f1"] > info["macro_f1"]
+    # mail in other languages goes careful whatever the budget
+    _, info3 = choose_careful_threshold(y, fast, careful, np.array(["ko"] * n), labels)
+    assert info3["careful_share"] == 1.0
+
+
+@pytest.mark.parametrize(("raw", "threads"), [(None, 1), ("2", 2), ("0", 1), ("many", 1)])
+def test_embedding_threads_default_to_one(monkeypatch: pytest.MonkeyPatch, raw: str | None, threads: int) -> None:
+    """OpenMP's spinning threads collapse on busy cores: one thread unless the operator says otherwise."""
+    if raw is None:
+        monkeypatch.delenv("ROUTER_EMBEDDING_THREADS", raising=False)
+    else:
+        monkeypatch.setenv("ROUTER_EMBEDDING_THREADS", raw)
+    assert embeddings.embedding_threads() == threads

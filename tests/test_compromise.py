@@ -198,6 +198,22 @@ BURIED = [
     ("請問手續費多少？順便說一下，昨天收到新裝置登入通知，但不是我本人登入的。", "unrecognised_login"),
     ("我在假網站輸入了密碼，怎麼辦", "credentials_given"),
     ("我的資金密碼被修改了，我沒有修改過", "account_changed"),
+    # a disowning said in passing, in the next sentence (issue 12: buried signals)
+    ("What are the futures fees? My payout address in the affiliate page is a TRC20 one now. I never set that.", "account_changed"),
+    ("Two API keys are listed in my account. None of us created the second one, it has withdrawal permission.", "account_changed"),
+    ("I keep getting password reset emails that I did not request, three since Monday.", "account_changed"),
+    ("there was a withdrawal of 900 USDT on the 3rd that I don't remember making", "compromise"),
+    ("A man called me from your 'hotline' and I read out the code from the SMS to him.", "credentials_given"),
+    ("I clicked the link in the text message and entered my login details before I noticed.", "credentials_given"),
+    ("My old iPhone with the authenticator app on it was stolen at the station.", "lost_authenticator"),
+    ("The carrier told me someone ported it out with a fake ID.", "sim_swap"),
+    ("You froze me because I was logged into from Brazil? I have never been to Brazil.", "unrecognised_login"),
+    ("请问手续费怎么算？另外白名单里有个地址不是我加的。", "account_changed"),
+    ("安全中心显示绑定邮箱变成了一个陌生的邮箱，我自己从来没改过。", "account_changed"),
+    ("上周那笔提币我完全没有印象，钱到了一个陌生地址。", "compromise"),
+    ("我没有申请过，但手机一直收到登录验证码。", "account_changed"),
+    ("点开短信里的链接以后，我输入了账号和密码，后来觉得网址不对。", "credentials_given"),
+    ("我將手機收到的驗證碼畀咗佢，佢自稱係客服。", "credentials_given"),
 ]
 
 
@@ -234,6 +250,10 @@ HOW_TO = [
     "请问防钓鱼码在哪里设置？",
     "What is the anti-phishing code for?",
     "I'm not reporting any unauthorised activity, I just want my limit raised.",
+    "I changed my email last week myself, now I cannot find the verification mail, where is it?",
+    "How do I add a second API key? I never set one up before.",
+    "我想改成邮箱验证，我没有开谷歌验证器，短信验证码也经常收不到。",
+    "白名单地址是我自己加的，请问为什么还要等24小时？",
 ]
 
 

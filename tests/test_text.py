@@ -41,6 +41,16 @@ SPLITS = {
     "signature-iphone": ("Hello, please help.\n\nSent from my iPhone", "Hello, please help."),
     "signature-fazi": ("请帮忙。\n\n发自我的iPhone", "请帮忙。"),
     "signature-fazi-traditional": ("請幫忙。\n\n發自我的 iPhone", "請幫忙。"),
+    # other languages' mail clients (Gmail, Outlook and Apple Mail localisations)
+    "es-escribio": ("Sigo sin respuesta.\n\nEl lun, 3 jun 2026 a las 10:02, Soporte <s@e.x> escribió:\n> Gracias", "Sigo sin respuesta."),
+    "es-mensaje-original": ("Adjunto el DNI.\n\n-----Mensaje original-----\nDe: Soporte\nviejo", "Adjunto el DNI."),
+    "pt-escreveu": ("Ainda nada.\n\nEm ter., 3 de jun., Suporte escreveu:\n> obrigado", "Ainda nada."),
+    "fr-message-d-origine": ("Voici le relevé.\n\n-----Message d'origine-----\nDe : Support\nancien", "Voici le relevé."),
+    "de-urspruengliche": ("Anbei der Ausweis.\n\n-----Ursprüngliche Nachricht-----\nVon: Support\nalt", "Anbei der Ausweis."),
+    "ru-pishet": ("Жду ответа.\n\n3 июня 2026 г., в 10:02, Support <s@e.x> пишет:\n> спасибо", "Жду ответа."),
+    "tr-yazdi": ("Cevap bekliyorum.\n\n3 Haz 2026 Pzt, 10:02 tarihinde Destek <s@e.x> şunu yazdı:\n> teşekkürler", "Cevap bekliyorum."),
+    "signature-fr-iphone": ("Merci.\n\nEnvoyé de mon iPhone", "Merci."),
+    "signature-de-iphone": ("Danke.\n\nVon meinem iPhone gesendet", "Danke."),
 }
 
 
@@ -70,8 +80,9 @@ def test_all_quote_keeps_the_text(text):
         "Deposit missing.\nSent from my wallet address to your deposit address\nbut it is not credited",
         "The transfer was sent from my phone wallet.\nStill missing.",
         "在这里我写了很多\n请看",
+        "Вот что он пишет:\nпереведи деньги на этот адрес",
     ],
-    ids=["lone-from-line", "sent-from-my-wallet", "sent-from-inside-sentence", "zai-without-xiedao"],
+    ids=["lone-from-line", "sent-from-my-wallet", "sent-from-inside-sentence", "zai-without-xiedao", "ru-quoting-a-scammer"],
 )
 def test_new_text_that_only_looks_like_an_opener_is_kept(text):
     assert split_reply(text) == text

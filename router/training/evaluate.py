@@ -44,7 +44,7 @@ def evaluate(clf: Classifier, examples: Sequence[Example]) -> dict[str, Any]:
         "per_language": _per_language(examples, p),
         "stages": {s: sum(1 for pr in preds if pr.stage == s) for s in sorted({pr.stage for pr in preds})},
     }
-    below = np.array([pr.below_threshold for pr in preds])
+    below = np.array([pr.below_threshold or pr.security_review for pr in preds])
     result["review_rate"] = float(below.mean()) if len(below) else 0.0
     if "security" in labels:
         sec = np.array([t == "security" for t in y])

@@ -42,6 +42,9 @@ DEFAULT_PARAMS: dict[str, Any] = {
 SECURITY_RECALL_TARGET = 0.98
 # At most this share of non-security mail may go to security or review to reach it.
 SECURITY_COST_CAP = 0.08
+# And at most this share may go to review through the security review band (a
+# reviewer's minute is cheaper than a security analyst's escalation).
+REVIEW_COST_CAP = 0.10
 
 Progress = Callable[[str], None]
 
@@ -88,6 +91,8 @@ class TrainResult:
 FAST_GRID: tuple[float, ...] = (1.0, 0.5, 2.0)  # C of the fast model, most likely first
 CAREFUL_GRID: tuple[tuple[float, float], ...] = ((1.0, 2.0), (1.0, 1.0), (1.0, 4.0), (0.5, 2.0), (2.0, 2.0))  # (C, weight)
 CAREFUL_THRESHOLDS: tuple[float, ...] = (0.0, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 1.01)
+# Budget of ordinary (zh/en) mail the careful model may read: see choose_careful_threshold.
+CAREFUL_MAX_SHARE = 0.15
 CV_CALIBRATION_FOLDS = 3  # inside a CV training fold: fewer fits, same kind of model
 
 
@@ -192,15 +197,27 @@ def _combine(fast: np.ndarray, careful: np.ndarray | None, langs: np.ndarray, th
     return np.where(hard[:, None], careful, fast), hard
 
 
-def choose_careful_threshold(y: np.ndarray, fast: np.ndarray, careful: np.ndarray, langs: np.ndarray, labels: list[str]) -> tuple[float, dict[str, float]]:
-    """Smallest threshold within 0.002 macro-F1 of the best: the careful model costs ~50-90 ms a mail."""
+def choose_careful_threshold(y: np.ndarray, fast: np.ndarray, careful: np.ndarray, langs: np.ndarray, labels: list[str],
+                             max_share: float = CAREFUL_MAX_SHARE) -> tuple[float, dict[str, float]]:
+    """Smallest threshold within 0.002 macro-F1 of the best, sending at most `max_share` of zh/en mail careful.
+
+    The careful model's embedder costs about 60-150 ms a mail on this
+    class of machine against ~2.5 ms for the fast path, so the share of
+    ordinary (zh/en) mail it reads is a budget fixed up front, not a free
+    parameter: without it, writer-out CV picks 0.85 and sends 70 % of all
+    mail through the embedder for a point of macro-F1.  Mail in other
+    languages always goes careful (the char n-grams barely know them).
+    """
+    zh_en = np.isin(langs, ["zh", "en"])
     rows = []
     for t in CAREFUL_THRESHOLDS:
         proba, hard = _combine(fast, careful, langs, t)
-        rows.append((t, _scores(y, proba, labels)["macro_f1"], float(hard.mean())))
-    best = max(f for _, f, _ in rows)
-    t, f1, share = next(r for r in rows if r[1] >= best - 0.002)
-    return t, {"macro_f1": f1, "careful_share": round(share, 4)}
+        ordinary_share = float((hard & zh_en).sum() / max(1, zh_en.sum()))
+        if ordinary_share <= max_share or t == CAREFUL_THRESHOLDS[0]:
+            rows.append((t, _scores(y, proba, labels)["macro_f1"], float(hard.mean()), ordinary_share))
+    best = max(r[1] for r in rows)
+    t, f1, share, ordinary = next(r for r in rows if r[1] >= best - 0.002)
+    return t, {"macro_f1": f1, "careful_share": round(share, 4), "careful_share_zh_en": round(ordinary, 4), "max_share_zh_en": max_share}
 
 
 def train(
@@ -239,6 +256,7 @@ def train(
     cv_metrics: dict[str, Any] = {}
     thresholds = {lab: 0.0 for lab in labels}
     fast_c, careful_key, careful_t, security_t = float(params["C"]), None, 1.01, None
+    review_t: float | None = None
     if folds >= 2 and cv_folds > 0 and min(counts.values()) >= 3:
         stratified = list(StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed).split(texts, y))
         writer = _writer_splits(y, groups)
@@ -253,10 +271,11 @@ def train(
         fast_c = max(fast_scores, key=lambda c: fast_scores[c]["macro_f1"])
         fast_p = f_oof[fast_c]
         careful_p = None
+        careful_info: dict[str, float] = {}
         if careful_scores:
             careful_key = max(careful_scores, key=lambda k: careful_scores[k]["macro_f1"])
             careful_p = c_oof[careful_key]
-            careful_t, _combined_info = choose_careful_threshold(y, fast_p, careful_p, langs, labels)
+            careful_t, careful_info = choose_careful_threshold(y, fast_p, careful_p, langs, labels)
         combined, hard = _combine(fast_p, careful_p, langs, careful_t)
         cv_metrics = {
             "selection": selection_name,
@@ -264,6 +283,7 @@ def train(
                 "fast": {f"C={c}": v for c, v in fast_scores.items()},
                 "careful": {f"C={c} w={w}": v for (c, w), v in careful_scores.items()},
                 "notes": notes,
+                **({"careful_threshold": {"threshold": careful_t, **careful_info}} if careful_info else {}),
             },
             selection_name: {
                 "fast": fast_scores[fast_c],
@@ -289,9 +309,13 @@ def train(
             # downwards; a threshold fitted to that bias sends half the other mail to
             # security (measured: docs/benchmarks.md).  Writer-out figures are reported.
             security_t, thresholds, sec_info = choose_security(y, threshold_oof, labels, ruled=ruled)
+            review_t = choose_security_review(y, threshold_oof, labels, security_t, thresholds, ruled)
+            if review_t is not None:
+                sec_info = {**sec_info, "review_threshold": review_t, "review_max_cost": REVIEW_COST_CAP,
+                            **security_cost(y, threshold_oof, labels, security_t, thresholds, ruled, review_t)}
             cv_metrics["stratified" if selection_name == "writer_out" else selection_name]["security"] = sec_info
             if selection_name == "writer_out":
-                cv_metrics["writer_out"]["security"] = security_cost(y, combined, labels, security_t, thresholds, ruled)
+                cv_metrics["writer_out"]["security"] = security_cost(y, combined, labels, security_t, thresholds, ruled, review_t)
         # Flat figures kept for older readers of the metadata (status, promote).
         chosen = cv_metrics[selection_name]["deployed"]
         cv_metrics.update({"accuracy": chosen["accuracy"], "macro_f1": chosen["macro_f1"], "folds": len(selection)})
@@ -329,6 +353,7 @@ def train(
         "seed": seed,
         "thresholds": thresholds,
         "security_threshold": security_t,
+        "security_review_threshold": review_t,
         "security_recall_target": SECURITY_RECALL_TARGET if "security" in labels else None,
         "careful_threshold": careful_t if careful_model else None,
         "careful_params": {"C": careful_key[0], "weight": careful_key[1]} if careful_model and careful_key else None,
@@ -411,6 +436,40 @@ def choose_security(y: np.ndarray, proba: np.ndarray, labels: list[str], target:
     return t, thresholds, {"threshold": t, "max_cost": max_cost, **security_cost(y, proba, labels, t, thresholds, ruled)}
 
 
+def choose_security_review(y: np.ndarray, proba: np.ndarray, labels: list[str], security_threshold: float,
+                           thresholds: dict[str, float], ruled: np.ndarray | None = None,
+                           target: float = SECURITY_RECALL_TARGET, max_cost: float = REVIEW_COST_CAP) -> float | None:
+    """The review band's lower edge on P(security), below the security threshold.
+
+    Mails in the band go to review: a person, not the security team, reads
+    them.  The highest edge that reaches the recall target wins; when no edge
+    within `max_cost` (share of non-security mail sent to review) reaches it,
+    the lowest edge within the cap, which catches the most.  None when no
+    security mail is left to catch or no edge fits the cap.
+    """
+    if "security" not in labels:
+        return None
+    p_sec = proba[:, labels.index("security")]
+    base = security_cost(y, proba, labels, security_threshold, thresholds, ruled)
+    if base["recall_with_review"] >= target:
+        return None
+    pred, _conf = _decided(proba, labels, security_threshold)
+    if ruled is not None:
+        pred = np.where(ruled, "security", pred)
+    missed = (y == "security") & (pred != "security") & (p_sec < security_threshold)
+    cands = sorted({round(float(v), 4) for v in p_sec[missed]}, reverse=True)
+    n_other = max(1, int((y != "security").sum()))
+    chosen = None
+    for r in cands:
+        cost = security_cost(y, proba, labels, security_threshold, thresholds, ruled, review_threshold=r)
+        if cost["non_security_to_review"] > max_cost * n_other:
+            break
+        chosen = r
+        if cost["recall_with_review"] >= target:
+            break
+    return chosen
+
+
 def _decided(proba: np.ndarray, labels: list[str], security_threshold: float | None) -> tuple[np.ndarray, np.ndarray]:
     """(predicted label, its probability) with the security override applied."""
     pred_idx = proba.argmax(axis=1)
@@ -421,12 +480,14 @@ def _decided(proba: np.ndarray, labels: list[str], security_threshold: float | N
 
 
 def security_cost(y: np.ndarray, proba: np.ndarray, labels: list[str], security_threshold: float | None, thresholds: dict[str, float],
-                  ruled: np.ndarray | None = None) -> dict[str, Any]:
+                  ruled: np.ndarray | None = None, review_threshold: float | None = None) -> dict[str, Any]:
     """Security recall counting review (and the compromise rules), and what it costs in other mail."""
     pred, conf = _decided(proba, labels, security_threshold)
     if ruled is not None:
         pred = np.where(ruled, "security", pred)
     review = np.array([p != "security" and c < thresholds.get(p, 0.0) for p, c in zip(pred, conf)], dtype=bool)
+    if review_threshold is not None and "security" in labels:
+        review |= (pred != "security") & (proba[:, labels.index("security")] >= review_threshold)
     is_sec = y == "security"
     caught = is_sec & ((pred == "security") | review)
     return {

@@ -288,6 +288,67 @@ RULES: tuple[Rule, ...] = (
           r"\b(?:tried|trying|attempted|attempting|keeps trying) to (?:log|sign|access|get into|break into|withdraw|reset)", keys=(_SOMEONE, ("tried", "trying", "attempt"))),
     _rule("unrecognised_login", _LOGIN,
           r"遭(?:到)?(?:不明人士|第三人|他人|陌生人|黑客|人)?(?:盗用|盗|入侵|登入|登录|登陆)", keys=(("遭",),)),
+    # -- "it wasn't me" said of a setting, an entry or an action, in passing (issue 12: buried signals).
+    # The customer's own disowning is the signal; the settings and actions a stranger would touch are
+    # named near it, so a plain "I didn't change anything, why is my account frozen" stays out.
+    _rule("account_changed", _CHANGED,
+          rf"\b(?:{_TARGET_EN}|sub-?accounts?|payout address|deposit address|referral code"
+          rf"|permissions?|(?:withdraw(?:al)?|trading) permission)s?\b{_near(120)}"
+          r"(?:\b(?:i|we|i'?ve|we'?ve|i'?d)\s+(?:(?:have|had|would)\s+)?(?:did not|didn'?t|never|have not|haven'?t|had not|hadn'?t)"
+          r"|\bnone of us|\bnobody here|\bno one here)\s*(?:ever\s+)?(?:changed?|added?|set|create[sd]?|enabled?|turned? (?:it )?on|made|requested|touched|touch|add(?:ed)? (?:it|anything|that|this))\b"
+          r"(?:\s+(?:it|that|this|them|anything))?",
+          # the customer saw the change (a plain "I never set one up, how do I?" is a how-to)
+          needs=r"\b(?:now|new|there(?:'s| is| are| was| were)|shows?|showed|showing|listed|appeared|noticed|found|see|saw|says|said"
+          r"|changed to|saying|notification|alert|enabled|turned on|is on|gone)\b",
+          keys=((*_TARGET_KEYS, "sub", "payout", "deposit address", "referral", "permission"), _NEG + ("none of us", "nobody", "no one"))),
+    _rule("account_changed", _CHANGED,
+          r"\b(?:(?:i|we)\s+(?:had\s+)?(?:not|never|didn'?t|did not)\s+(?:ask(?:ed)?|request(?:ed)?)\s+(?:for\s+)?(?:it|them|any|a|the|those|these)?"
+          r"|(?:that|which)\s+(?:i|we)\s+(?:had\s+)?(?:not|never|didn'?t|did not)\s+(?:ask(?:ed)?|request(?:ed)?)"
+          r"|(?:when|while|though)\s+i'?m\s+not\s+(?:even\s+)?(?:trying\s+to\s+)?(?:log|sign)(?:ging)?\s*(?:in|on)?)\b",
+          needs=r"\b(?:codes?|otps?|verification|login|log-?in|sign-?in|password reset|reset (?:e-?mail|link))\b",
+          keys=(("ask", "request", "not trying", "not even", "not log", "not sign"), ("code", "otp", "verification", "login", "log in", "sign", "reset"))),
+    _rule("credentials_given", _GIVEN,
+          r"\b(?:put|entered|typed|filled|gave|read out|read)\s+(?:in\s+)?(?:out\s+)?(?:my\s+|the\s+|a\s+|all\s+my\s+)?(?:e-?mail(?:\s+and|,)\s+)?"
+          r"(?:login details|login|password|sms code|verification code|2fa code|code|credentials|seed phrase|email and password)\b",
+          needs=r"\bclicked\b|\blink in (?:an? |the )?(?:e-?mail|sms|text|message)|\bsent me (?:a |the )?link\b|\bsend me (?:a |the )?link\b"
+          r"|\bcall(?:ed)? (?:me|from)\b|\bhotline\b|\bthe (?:man|guy|woman|caller|agent)\b|\bon (?:the )?(?:phone|call)\b"
+          r"|\baddress looked\b|\burl looked\b|\bsite looked\b",
+          keys=(("put", "entered", "typed", "filled", "gave", "read"), ("login", "password", "code", "credential", "seed"),
+                ("click", "link", "call", "hotline", "man", "guy", "woman", "agent", "phone", "looked"))),
+    _rule("lost_authenticator", _LOST,
+          rf"\b{_DEVICE_EN}\b[^.!?\n]{{0,60}}?\b{_AUTH_EN}\b[^.!?\n]{{0,50}}?\b(?:was |got |is |has been )?{_LOSS_EN}\b",
+          keys=(_LOSS_KEYS, _DEVICE_KEYS, _AUTH_KEYS)),
+    _rule("account_changed", _CHANGED,
+          r"(?:不是我|唔系我|唔係我|并非我|不是本人|并非本人)(?:本人|自己)?(?:亲自)?(?:加|添加|新增|改|修改|更改|开|开通|做|申请|设定|设置|操作|下|绑|绑定|登录|登入|登陆|换|删)"
+          r"(?:的|嘅|过)",
+          keys=(("不是我", "唔系我", "唔係我", "并非我", "不是本人", "并非本人"),)),
+    _rule("account_changed", _CHANGED,
+          rf"{_TARGET_ZH}[^。！？!?\n]{{0,60}}?(?:我|本人|我们|大家都说|都说)(?:自己)?(?:并|根本|从来|从|压根|完全)?(?:没有|没|未|从未|冇)"
+          rf"(?:修改|更改|改|换|更换|解绑|关闭|重置|添加|加|申请|设置|设定|绑定|开|开通|动)过?",
+          needs=r"变成|变了|换成|多了|多出|新增|出现|被(?:人|改|换|加|删)|显示|通知|提醒|收到", keys=(_TARGET_ZH_KEYS, ("没", "未", "冇"))),
+    _rule("compromise", _GENERAL,
+          r"\b(?:withdrawals?|transfers?|trades?|orders?|transactions?|payments?|conversions?|sub-?accounts?|logins?)\b[^.!?\n]{0,50}?"
+          r"\b(?:i|we) (?:don'?t|do not|can'?t|cannot) (?:even )?(?:remember|recall) (?:ever )?(?:making|doing|placing|creating|requesting|sending|opening)",
+          keys=(("withdrawal", "transfer", "trade", "order", "transaction", "payment", "conversion", "sub", "login"), ("remember", "recall"))),
+    _rule("sim_swap", _SIM, r"\bported (?:it |my number |the number |my line )?out\b|\b(?:moved|transferred) to a new sim\b",
+          keys=(("ported", "new sim"),)),
+    _rule("unrecognised_login", _LOGIN, r"\b(?:was |been |got )?logged into from\b|\blogins? from [a-z ,]{2,30}\b",
+          needs=_NOT_ME_EN, keys=(("logged into from", "login from", "logins from"), _NOT_ME_KEYS)),
+    _rule("compromise", _GENERAL,
+          r"(?:提币|提现|提款|提领|转账|转出|交易|订单|单|convert|withdraw\w*)[^。！？!?\n]{0,20}?(?:我)?(?:都|完全)?(?:不记得(?:做|操作|提|下)?过|没(?:有)?印象|冇印象|唔记得)",
+          keys=(("提", "转", "交易", "单", "convert", "withdraw"), ("不记得", "印象", "唔记得"))),
+    _rule("compromise", _GENERAL,
+          r"(?:提币|提现|提款|提领|转账|转出|交易|订单|单|convert|withdraw\w*|登录|登入)[^。！？!?\n]{0,30}?(?:不是我|唔系我|并非我)(?:本人)?(?:做|开|下|操作|弄|提|转)?(?:的|嘅)",
+          keys=(("提", "转", "交易", "单", "convert", "withdraw", "登"), ("不是我", "唔系我", "并非我"))),
+    _rule("account_changed", _CHANGED,
+          r"(?:验证码|动态码|code)[^。！？!?\n]{0,30}?(?:不是我申请|我(?:并)?没(?:有)?(?:申请|请求|要|登录|登入|操作)|没(?:有)?人?(?:申请|请求)过?)"
+          r"|(?:没(?:有)?(?:申请|请求|登录|登入)|不是我申请)[^。！？!?\n]{0,12}?(?:验证码|动态码|code)",
+          keys=(("验证码", "动态码", "code"), ("没", "不是我"))),
+    _rule("credentials_given", _GIVEN,
+          rf"(?:把|将)(?:我的|手机收到的?|收到的?)?[^。！？!?\n]{{0,8}}?(?:{_SECRET_ZH}|code)[^。！？!?\n]{{0,6}}?(?:给|畀|俾|告诉|发给)(?:了|咗)?(?:他|她|佢|对方|别人|人|那个)"
+          r"|(?:输入|填|畀|俾|给)(?:咗|了)[^。！？!?\n]{0,10}?(?:email|邮箱|帐号|账号)?[^。！？!?\n]{0,3}?(?:同|和|跟)?(?:密码|验证码)",
+          needs=r"link|链接|连结|网址|点进去|点开|点了|㩒|短信|sms|老师|群|客服|agent|自称|说是|对方|佢|他|她",
+          keys=(("给", "畀", "俾", "告诉", "输入", "填"), ("密码", "验证码", "code", "助记词", "私钥"))),
     # -- the general signs
     _rule("compromise", _GENERAL,
           r"\b(?:withdrawals?|transfers?|trades?|orders?|transactions?|payments?|logins?)\b[^.!?\n]{0,60}?\b(?:that |which )?"
