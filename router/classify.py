@@ -17,6 +17,8 @@ one-line ModelError.
 from __future__ import annotations
 
 import json
+import logging
+import threading
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +29,7 @@ from router.records import Prediction
 from router.text import normalize, split_reply, to_simplified
 
 MODEL_FORMAT = "router-model/1"
+log = logging.getLogger(__name__)
 
 
 def model_text(subject: str, body: str, *, already_split: bool = False) -> str:
@@ -155,7 +158,7 @@ class Classifier:
     def warm_up(self) -> None:
         """Load everything the first mail would otherwise wait for.
 
-        The compiled pipeline, py3langid's model (about 2 s) and the careful
+        The compiled pipeline, py3langid's model (about 1-2 s) and the careful
         model's embedder (its weights load on first use) are loaded here, at
         start, so the IDLE push of the first mail after a restart is not the
         one that waits (issue 12: APPEND-to-forward latency).
@@ -166,6 +169,22 @@ class Classifier:
         self.predict_texts(["warm up"], ["en"])
         if self.careful is not None:
             self.careful.embedder.embed(["warm up"])
+
+    def warm_up_in_background(self) -> threading.Thread:
+        """warm_up() on a daemon thread: start-up goes on (login, folders) while the models load.
+
+        A mail that needs a model before the thread is done loads it itself;
+        the loaders are idempotent and the embedder's is locked.
+        """
+        thread = threading.Thread(target=self._warm_up_quietly, name="model-warm-up", daemon=True)
+        thread.start()
+        return thread
+
+    def _warm_up_quietly(self) -> None:
+        try:
+            self.warm_up()
+        except Exception as exc:  # the first mail will meet the same error and report it in its record
+            log.warning("model warm-up failed: %s", exc)
 
     def predict(self, subject: str, new_text: str, lang: str | None = None) -> Prediction:
         text = model_text(subject, new_text, already_split=True)

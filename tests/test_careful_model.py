@@ -115,12 +115,16 @@ def test_writer_out_folds_hold_out_whole_slices() -> None:
     assert _writer_splits(y, np.array(["w1"] * 6)) is None
 
 
-def test_security_threshold_reaches_recall_at_lowest_cost() -> None:
+def _overlapping_security() -> tuple[list[str], np.ndarray, np.ndarray]:
+    """100 security mails with P(security) in 0.2-1.0 and 100 general ones in 0.0-0.5: no threshold is free."""
     rng = np.random.default_rng(0)
-    labels = ["compliance", "general", "security"]
     y = np.array(["security"] * 100 + ["general"] * 100)
     p_sec = np.concatenate([rng.uniform(0.2, 1.0, 100), rng.uniform(0.0, 0.5, 100)])
-    proba = np.stack([np.zeros(200), 1 - p_sec, p_sec], axis=1)
+    return ["compliance", "general", "security"], y, np.stack([np.zeros(200), 1 - p_sec, p_sec], axis=1)
+
+
+def test_security_threshold_reaches_recall_at_lowest_cost() -> None:
+    labels, y, proba = _overlapping_security()
     t, thresholds, info = choose_security(y, proba, labels, max_cost=1.0)
     assert info["recall_with_review"] >= 0.98
     assert security_cost(y, proba, labels, t, thresholds) == {k: v for k, v in info.items() if k not in ("threshold", "max_cost")}
@@ -130,11 +134,7 @@ def test_security_threshold_reaches_recall_at_lowest_cost() -> None:
 
 def test_security_threshold_never_floods_the_security_team() -> None:
     """Past the cost cap the recall target gives way, and the figure says so."""
-    rng = np.random.default_rng(0)
-    labels = ["compliance", "general", "security"]
-    y = np.array(["security"] * 100 + ["general"] * 100)
-    p_sec = np.concatenate([rng.uniform(0.2, 1.0, 100), rng.uniform(0.0, 0.5, 100)])
-    proba = np.stack([np.zeros(200), 1 - p_sec, p_sec], axis=1)
+    labels, y, proba = _overlapping_security()
     _t, _thresholds, info = choose_security(y, proba, labels, max_cost=0.08)
     assert info["non_security_to_security"] + info["non_security_to_review"] <= 8
     assert 0.5 < info["recall_with_review"] < 0.98
@@ -144,11 +144,7 @@ def test_security_threshold_never_floods_the_security_team() -> None:
 
 def test_security_review_band_catches_more_within_its_own_budget() -> None:
     """Below the capped security threshold, a band on P(security) sends mail to review, not to the team."""
-    rng = np.random.default_rng(0)
-    labels = ["compliance", "general", "security"]
-    y = np.array(["security"] * 100 + ["general"] * 100)
-    p_sec = np.concatenate([rng.uniform(0.2, 1.0, 100), rng.uniform(0.0, 0.5, 100)])
-    proba = np.stack([np.zeros(200), 1 - p_sec, p_sec], axis=1)
+    labels, y, proba = _overlapping_security()
     t, thresholds, info = choose_security(y, proba, labels, max_cost=0.08)
     r = choose_security_review(y, proba, labels, t, thresholds)
     assert r is not None and r < t
@@ -186,6 +182,17 @@ def test_careful_model_trains_saves_and_loads_with_its_backend(fake: FakeEmbedde
     asked = fake.calls
     train(ex, embeddings="fake", budget_s=120, search=False)
     assert fake.calls == asked
+
+
+def test_warm_up_in_the_background_loads_the_embedder_before_the_first_mail(fake: FakeEmbedder, tmp_path: Path) -> None:
+    path = tmp_path / "m.joblib"
+    classify.save(train(_examples(), embeddings="fake", search=False).classifier, path)
+    loaded = classify.load(path)
+    asked = fake.calls
+    thread = loaded.warm_up_in_background()
+    thread.join(timeout=60)
+    assert not thread.is_alive() and thread.daemon
+    assert fake.calls == asked + 1
 
 
 def test_loading_a_careful_model_without_its_backend_is_one_line_error(fake: FakeEmbedder, tmp_path: Path,

@@ -391,7 +391,8 @@ def injection_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SmtpSink
             for mid, head in INJECTION_MAILS.items():
                 raw = (head + f"To: {SUPPORT}\r\nDate: {DATE}\r\nMessage-ID: {mid}\r\nMIME-Version: 1.0\r\n"
                        "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"
-                       "Hello, my USDT withdrawal failed yesterday with a network fee error, please check.\r\n".encode())
+                       # unambiguous general mail: what is tested is the headers, not the classifier
+                       "Hello, what are the spot trading fees for BTC/USDT at VIP 1? Thank you.\r\n".encode())
                 server.append("INBOX", raw)
             checked_run(write_config(tmp_path_factory.mktemp("inj"), server, sink), server)
             assert server.uids("INBOX") == []
