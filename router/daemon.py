@@ -372,9 +372,12 @@ class Daemon:
         self.install_signals()
         self.pool.start()  # before the metrics server's, the scheduler's and the mailboxes' threads (see TriagePool)
         if self.classifier is not None:
-            # On a thread, now that the workers are forked: start-up (login,
-            # folders) goes on meanwhile, and the first pushed mail does not wait.
-            self.classifier.warm_up_in_background()
+            # Now that the workers are forked, and before the mailboxes start: on
+            # a thread, the first mail after a restart loaded py3langid again
+            # itself (~2 s, twice over on a busy core), and a router restarted
+            # after kill -9 spent each start before its first recorded step
+            # (tests/test_resilience.py: kills no longer landed mid-drain).
+            self.classifier.warm_up()
         try:
             self._open_all(self.workers)
         except BaseException:
