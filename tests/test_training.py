@@ -154,10 +154,10 @@ def test_shipped_model_meets_the_bar_by_cross_validation(capsys: pytest.CaptureF
     assert cv["selection"] == "writer_out"
     # The shipped model is the two-stage one (the careful model reads mail outside zh/en and
     # unsure zh/en mail, within its 15 % budget).  Its bar is a regression floor a little
-    # under what it measured on the 2,858 mails, including the buried-security slice and the
+    # under what it measured on the 3,008 mails, including the buried-security slice and the
     # 480 mails in twelve other languages that CV finds hard with 40 per language
-    # (stratified 0.906, writer-out 0.792, security recall counting rules and the review
-    # band 0.971), not issue 12's targets, which it does not all reach.
+    # (stratified 0.903, writer-out 0.797, security recall counting rules and the review
+    # band 0.975), not issue 12's targets, which it does not all reach.
     assert cv["stratified"]["deployed"]["macro_f1"] >= 0.89, cv["stratified"]
     assert cv["writer_out"]["deployed"]["macro_f1"] >= 0.77, cv["writer_out"]
     assert cv["stratified"]["security"]["recall_with_review"] >= 0.95, cv["stratified"]["security"]
