@@ -5,7 +5,9 @@ Starts a private Dovecot and an SMTP sink (router.testing) in a temp dir and
 IDLE can wake it. Once it idles, APPENDs N realistic messages (bench/mix.py,
 the generated customer mail, all of which is forwarded) one at a time, about
 0.3 s apart, and measures for each the time from just before its APPEND to
-the moment the sink accepted its forward.
+the moment the sink accepted its forward.  The router runs with its default
+`[model] workers` (one per core): a single new mail is triaged in-process,
+so the pool must add nothing here.
 
     .venv/bin/python bench/latency.py [--n 50] [--gap 0.3] [--model PATH]
 """
@@ -34,6 +36,7 @@ from router.testing.variants import SERVERS, make_server  # noqa: E402
 
 PASSWORD_ENV = "ROUTER_BENCH_IMAP_PASSWORD"
 POLL = 3600  # no scheduled poll during the run
+TARGET_S = 0.5  # issue 14: IDLE APPEND->forward p95
 
 
 def header(raw: bytes, name: str) -> str:
@@ -119,8 +122,8 @@ def main() -> int:
           f"scheduled polls: {polls} (interval {POLL}s, run {elapsed:.0f}s); daemon exit on SIGTERM: {code}")
     if lat:
         print(f"APPEND-to-forward latency: p50 {percentile(lat, 50) * 1000:.0f} ms   p95 {percentile(lat, 95) * 1000:.0f} ms   "
-              f"max {max(lat) * 1000:.0f} ms   (min {min(lat) * 1000:.0f} ms)   target p95 < 2000 ms: "
-              f"{'PASS' if percentile(lat, 95) < 2.0 and not missing else 'FAIL'}")
+              f"max {max(lat) * 1000:.0f} ms   (min {min(lat) * 1000:.0f} ms)   target p95 < 500 ms: "
+              f"{'PASS' if percentile(lat, 95) < TARGET_S and not missing else 'FAIL'}")
     return 0 if lat and not missing and code == 0 else 1
 
 

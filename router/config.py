@@ -10,17 +10,19 @@ and only when a mailbox is actually opened.
 
 from __future__ import annotations
 
+import copy
 import os
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal, InvalidOperation
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from router.errors import ConfigError
+from router.mailboxes import DEFAULT as DEFAULT_MAILBOX
 from router.records import Routing
 from router.oauth.health import health_file
 from router.oauth.settings import OAuth2Settings
@@ -31,6 +33,10 @@ CATEGORIES = ("security", "compliance", "general")
 ROUTES = CATEGORIES + ("review", "quarantine", "automated")
 EVIDENCE_KINDS = ("identity", "transactions", "activity_log", "source_of_funds")
 SECURITY_MODES = ("ssl", "starttls", "none")
+# The sections a [[mailboxes]] entry may override: its account and folder, its
+# SMTP identity, where its mail is filed and forwarded, and how it replies.
+MAILBOX_SECTIONS = ("imap", "smtp", "folders", "routes", "replies", "sender")
+_MAILBOX_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
 
 
 @dataclass(frozen=True)
@@ -155,10 +161,17 @@ class Settings:
     sla: SlaSettings = field(default_factory=lambda: _default_sla())
     raw: dict[str, Any] = field(repr=False, default_factory=dict)
     state_location: StoreLocation | None = None
+    triage_workers: int = 0  # [model] workers: triage processes; 0 = one per core, 1 = in-process
 
     def store(self) -> StoreLocation:
         """Where the state lives: `[state] url` (PostgreSQL) or `[state] path` (SQLite)."""
         return self.state_location or StoreLocation(self.state_path)
+    name: str = DEFAULT_MAILBOX  # the mailbox's name in logs, status and metrics
+    mailboxes: tuple[Settings, ...] = ()  # the [[mailboxes]] entries, each complete
+
+    def served(self) -> tuple[Settings, ...]:
+        """The mailboxes `router run` serves: the [[mailboxes]], else this one."""
+        return self.mailboxes or (self,)
 
     def routing(self) -> Routing:
         """What a route means: the team address to forward to and the folder to file in."""
@@ -206,9 +219,59 @@ def load(path: str | Path | None = None, *, search: bool = True) -> Settings:
             user = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"config file {chosen}: invalid TOML: {exc}") from None
+    entries = user.pop("mailboxes", [])
     merged = _merge(tomllib.loads(default_text()), user)
     base = chosen.resolve().parent if chosen is not None else _default_base()
-    return _build(merged, base, chosen)
+    settings = _build(merged, base, chosen)
+    if entries:
+        settings = replace(settings, mailboxes=_mailboxes(entries, merged, base, chosen))
+    return settings
+
+
+def _mailboxes(entries: Any, merged: dict[str, Any], base: Path, source: Path | None) -> tuple[Settings, ...]:
+    """Each [[mailboxes]] entry: the top-level settings with its own sections laid over them."""
+    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+        raise ConfigError("mailboxes: must be an array of tables ([[mailboxes]])")
+    out: list[Settings] = []
+    for i, entry in enumerate(entries):
+        name = entry.get("name")
+        if not isinstance(name, str) or not _MAILBOX_NAME.fullmatch(name):
+            raise ConfigError(f"mailboxes[{i}].name: must be lower-case letters, digits, '-' or '_' (at most 63), got {name!r}")
+        if name == DEFAULT_MAILBOX:
+            raise ConfigError(f"mailboxes[{name}].name: {DEFAULT_MAILBOX!r} is reserved for a config without [[mailboxes]]")
+        if any(m.name == name for m in out):
+            raise ConfigError(f"mailboxes[{name}].name: used twice")
+        data = copy.deepcopy(merged)
+        for section, values in entry.items():
+            if section == "name":
+                continue
+            if section not in MAILBOX_SECTIONS:
+                raise ConfigError(f"mailboxes[{name}].{section}: unknown key (a mailbox may set {', '.join(MAILBOX_SECTIONS)})")
+            _overlay(data[section], values, f"mailboxes[{name}].{section}")
+        try:
+            mailbox = replace(_build(data, base, source), name=name)
+        except ConfigError as exc:
+            raise ConfigError(f"mailboxes[{name}].{exc}") from None
+        for other in out:
+            if other.mailbox_key() == mailbox.mailbox_key():
+                raise ConfigError(f"mailboxes[{name}]: watches the same mailbox as mailboxes[{other.name}] ({mailbox.mailbox_key()})")
+        out.append(mailbox)
+    return tuple(out)
+
+
+def _overlay(target: dict[str, Any], values: Any, where: str) -> None:
+    """Lay one mailbox's table over the top-level one, key by key."""
+    if not isinstance(values, dict):
+        raise ConfigError(f"{where}: must be a table")
+    for key, value in values.items():
+        if key == "password" and where.endswith((".imap", ".smtp")):
+            raise ConfigError(f"{where}.password: passwords are not read from the config; use password_file or password_env")
+        if key not in target:
+            raise ConfigError(f"{where}.{key}: unknown key")
+        if isinstance(target[key], dict):
+            _overlay(target[key], value, f"{where}.{key}")
+        else:
+            target[key] = value
 
 
 def _default_base() -> Path:
@@ -424,6 +487,7 @@ def _build(d: dict[str, Any], base: Path, source: Path | None) -> Settings:
         teams=_teams(d, base),
         sla=_sla(d, base),
         raw=d,
+        triage_workers=model_r.integer("workers", 0, 64),
     )
 
 

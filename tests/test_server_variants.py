@@ -213,7 +213,7 @@ def test_the_daemon_keeps_retrying_and_reports_unhealthy(tmp_path: Path, dovecot
             except OSError:
                 return 0.0
             for line in text.splitlines():
-                if line.startswith("router_imap_connect_failures_total "):
+                if line.startswith(("router_imap_connect_failures_total ", "router_imap_connect_failures_total{")):
                     return float(line.split()[1])
             return 0.0
 

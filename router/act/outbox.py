@@ -7,10 +7,13 @@ stays in the mailbox and is retried with backoff); a 5xx answer is permanent
 
 from __future__ import annotations
 
+import email
+import email.policy
 import logging
 import smtplib
 import socket
 import ssl
+from collections.abc import Callable
 from email.message import EmailMessage
 
 from router.config import SmtpSettings
@@ -62,11 +65,28 @@ class Outbox:
 
     def send(self, msg: EmailMessage, sender: str, recipients: list[str]) -> None:
         """Send one message; raises TempFail or PermFail."""
+        self._deliver(lambda smtp: smtp.send_message(msg, from_addr=sender, to_addrs=recipients))
+
+    def send_bytes(self, wire: bytes, sender: str, recipients: list[str]) -> None:
+        """Send a message already serialised with CRLF line ends (RFC 5321 section 2.3.8).
+
+        Saves serialising an `EmailMessage` on every send.  Our headers are
+        ASCII (the email package encodes them, RFC 2047); an address that is
+        not needs SMTPUTF8 (RFC 6531), which smtplib's send_message decides, so
+        such a send goes through it.
+        """
+        if not (sender.isascii() and all(r.isascii() for r in recipients)):
+            self.send(email.message_from_bytes(wire, policy=email.policy.SMTP), sender, recipients)
+            return
+        self._deliver(lambda smtp: smtp.sendmail(sender, recipients, wire))
+
+    def _deliver(self, transaction: Callable[[smtplib.SMTP], dict[str, tuple[int, bytes]]]) -> None:
+        """One mail transaction on the kept-open connection, with one fresh try if the server had dropped it."""
         for attempt in (1, 2):
             try:
                 if self._smtp is None:
                     self._smtp = self._open()
-                refused = self._smtp.send_message(msg, from_addr=sender, to_addrs=recipients)
+                refused = transaction(self._smtp)
                 if refused:
                     codes = {code for code, _ in refused.values()}
                     raise (PermFail if all(c >= 500 for c in codes) else TempFail)(f"recipients refused: {sorted(codes)}")

@@ -9,7 +9,6 @@ at most once per sender per case, and within per-sender hourly and daily caps.
 
 from __future__ import annotations
 
-import email.policy
 import logging
 import re
 import time
@@ -25,7 +24,7 @@ import jinja2
 
 from router import metrics, sla
 from router.act.forward import derived_message_id
-from router.act.headers import clean
+from router.act.headers import SMTP_POLICY, clean
 from router.act.outbox import Outbox, PermFail
 from router.config import Settings
 from router.decide import reply_address
@@ -101,7 +100,7 @@ def reply_context(settings: Settings, decision: Decision, lang: str) -> dict[str
 
 def build_reply(settings: Settings, mail: ParsedMail, decision: Decision, template: str) -> EmailMessage:
     subject, body = render(template, reply_context(settings, decision, template), settings.replies.templates)
-    msg = EmailMessage(policy=email.policy.SMTP)
+    msg = EmailMessage(policy=SMTP_POLICY)
     msg["From"] = settings.smtp.from_address
     msg["To"] = clean(reply_address(mail), 320)
     msg["Subject"] = subject

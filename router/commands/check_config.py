@@ -33,11 +33,16 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     settings = load_settings(args)
     source = settings.source or "built-in defaults"
-    print(f"config OK: {source} ({len(settings.issue_types)} issue types, model {settings.model_path})")
+    several = f", mailboxes: {', '.join(m.name for m in settings.mailboxes)}" if settings.mailboxes else ""
+    print(f"config OK: {source} ({len(settings.issue_types)} issue types, model {settings.model_path}{several})")
     if not getattr(args, "connect", False):
         return 0
-    ok = check_imap(settings)
-    ok = check_smtp(settings) and ok
+    ok = True
+    for mailbox in settings.served():  # each [[mailboxes]] entry with its own account, folders and SMTP identity
+        if settings.mailboxes:
+            print(f"mailbox {mailbox.name}:")
+        ok = check_imap(mailbox) and ok
+        ok = check_smtp(mailbox) and ok
     print("connect OK: the daemon has what it needs" if ok else "connect FAILED: see the lines marked FAIL")
     return 0 if ok else 1
 

@@ -23,12 +23,13 @@ def register(sub: argparse._SubParsersAction) -> None:
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("message_id", metavar="MESSAGE-ID", help="the message's Message-ID header, e.g. '<abc@mail.example>'")
     p.add_argument("category", choices=CATEGORIES, help="the right category")
+    p.add_argument("--mailbox", metavar="NAME", help="the [[mailboxes]] entry to act on (required when the config lists several)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    out = operations.label(load_settings(args), args.message_id, args.category)
+    out = operations.label(operations.mailbox(load_settings(args), args.mailbox), args.message_id, args.category)
     if args.json:
         print_json(out)
     else:

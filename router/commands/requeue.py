@@ -37,12 +37,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--case", metavar="CASE_ID", help="the messages of this case")
     p.add_argument("--message-id", action="append", metavar="MID", help="this message (repeatable)")
     p.add_argument("--dry-run", action="store_true", help="show what would be moved; change nothing")
+    p.add_argument("--mailbox", metavar="NAME", help="the [[mailboxes]] entry to act on (required when the config lists several)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    out = operations.requeue(load_settings(args), folder_key=args.folder, case=args.case,
+    out = operations.requeue(operations.mailbox(load_settings(args), args.mailbox), folder_key=args.folder, case=args.case,
                              message_ids=args.message_id or (), dry_run=args.dry_run)
     if args.json:
         print_json(out)

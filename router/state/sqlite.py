@@ -11,6 +11,7 @@ that speaks SQL (see store.py for the interface).
 
 from __future__ import annotations
 
+import fcntl
 import json
 import sqlite3
 import time
@@ -51,14 +52,30 @@ class SqliteStore:
         return int(self.db.execute("PRAGMA user_version").fetchone()[0])
 
     def _migrate(self) -> None:
-        """Upgrade the file in place, one migration per transaction (schema.py)."""
-        version = self.schema_version()
-        if version > VERSION:
-            self.db.close()
-            raise RouterError(f"state store {self.path} has schema version {version}; this router knows up to {VERSION}")
-        for number in range(version, VERSION):
-            # executescript runs its own statements: BEGIN/COMMIT make each step all-or-nothing.
-            self.db.executescript(f"BEGIN IMMEDIATE;\n{MIGRATIONS[number]}\nPRAGMA user_version={number + 1};\nCOMMIT;")
+        """Upgrade the file in place, one migration per transaction (schema.py).
+
+        Several openers at once (the mailbox threads of one daemon, two
+        processes) would each read the old version and run the same
+        migration twice ("duplicate column"): the version is read and the
+        migrations run under an exclusive lock on a file beside the store.  A
+        migration that fails is rolled back, so no open transaction keeps the
+        store locked for the others.
+        """
+        with open(self.path.with_name(self.path.name + ".migrate-lock"), "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file is closed
+            version = self.schema_version()
+            if version > VERSION:
+                self.db.close()
+                raise RouterError(f"state store {self.path} has schema version {version}; this router knows up to {VERSION}")
+            for number in range(version, VERSION):
+                # executescript runs its own statements: BEGIN/COMMIT make each step all-or-nothing.
+                try:
+                    self.db.executescript(f"BEGIN IMMEDIATE;\n{MIGRATIONS[number]}\nPRAGMA user_version={number + 1};\nCOMMIT;")
+                except BaseException:
+                    if self.db.in_transaction:
+                        self.db.execute("ROLLBACK")
+                    self.db.close()
+                    raise
 
     def close(self) -> None:
         self.db.close()
