@@ -20,6 +20,7 @@ from router import embeddings
 from router.cli import main
 from router.commands.train import careful_grid
 from router.training import dataset
+from router.training.evaluate import evaluate
 from router.training.train import CAREFUL_GRID, train
 
 
@@ -29,8 +30,10 @@ class HashEmbedder:
     spec = "hash"
     version = "hash-1"
     dim = 16
+    calls = 0
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
+        self.calls += len(texts)
         out = np.zeros((len(texts), 16), dtype=np.float32)
         for i, t in enumerate(texts):
             for w in t.lower().split():
@@ -39,10 +42,11 @@ class HashEmbedder:
 
 
 @pytest.fixture
-def hashed(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+def hashed(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[HashEmbedder]:
     monkeypatch.setenv("ROUTER_EMBEDDING_CACHE", str(tmp_path / "cache.sqlite"))
-    monkeypatch.setitem(embeddings._BACKENDS, "hash", HashEmbedder())
-    yield
+    made = HashEmbedder()
+    monkeypatch.setitem(embeddings._BACKENDS, "hash", made)
+    yield made
 
 
 _INTENTS = {
@@ -66,7 +70,7 @@ def test_careful_grid_is_every_pair_of_the_options() -> None:
     assert careful_grid([2.0], None) == [(2.0, CAREFUL_GRID[0][1])]
 
 
-def test_a_given_careful_grid_is_searched_even_without_search(hashed: None) -> None:
+def test_a_given_careful_grid_is_searched_even_without_search(hashed: HashEmbedder) -> None:
     result = train(_examples(), embeddings="hash", search=False, careful_grid=[(1.0, 3.0), (0.5, 7.0)], cv_folds=3)
     meta = result.classifier.metadata
     assert set(meta["cv_metrics"]["search"]["careful"]) == {"C=1.0 w=3.0", "C=0.5 w=7.0"}
@@ -78,7 +82,7 @@ def test_a_given_careful_grid_is_searched_even_without_search(hashed: None) -> N
     assert default["cv_metrics"]["stratified"]["deployed"]["folds"] == 5
 
 
-def test_train_command_takes_the_grid_and_folds(hashed: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_train_command_takes_the_grid_and_folds(hashed: HashEmbedder, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     data = tmp_path / "train.jsonl"
     data.write_text("".join(json.dumps({"text": e.text, "label": e.label}) + "\n" for e in _examples()), encoding="utf-8")
     out = tmp_path / "m.joblib"
@@ -95,9 +99,23 @@ def test_train_command_takes_the_grid_and_folds(hashed: None, tmp_path: Path, ca
     (["--cv-folds", "1"], "--cv-folds must be at least 2"),
     (["--careful-weight", "0"], "must be positive"),
 ])
-def test_bad_options_are_one_line_errors(hashed: None, tmp_path: Path, extra: list[str], needle: str) -> None:
+def test_bad_options_are_one_line_errors(hashed: HashEmbedder, tmp_path: Path, extra: list[str], needle: str) -> None:
     data = tmp_path / "train.jsonl"
     data.write_text("".join(json.dumps({"text": e.text, "label": e.label}) + "\n" for e in _examples()), encoding="utf-8")
     with pytest.raises(SystemExit, match=needle):
         main(["train", "--data", str(data), "--out", str(tmp_path / "m.joblib"), "--no-progress", "--no-corrections",
               "--embeddings", "hash", *extra])
+
+
+def test_evaluation_reads_the_embedding_cache_and_the_model_does_not_keep_it(hashed: HashEmbedder) -> None:
+    clf = train(_examples(), embeddings="hash", search=False, careful_grid=[(1.0, 4.0)], cv_folds=3).classifier
+    assert clf.careful is not None
+    new = [dataset.Example(f"never seen {w} query", label, "ko", "test.csv") for label, words in _INTENTS.items() for w in words]
+    before = hashed.calls
+    first = evaluate(clf, new)
+    assert first["stages"] == {"careful": len(new)}  # a language outside zh/en: every row goes careful
+    assert hashed.calls == before + len(new)
+    assert evaluate(clf, new)["accuracy"] == first["accuracy"] and hashed.calls == before + len(new)  # all from the cache
+    assert clf.careful.embedder is hashed  # the daemon's model embeds afresh
+    clf.predict_texts([e.text for e in new], [e.lang for e in new])
+    assert hashed.calls == before + 2 * len(new)
