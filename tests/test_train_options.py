@@ -21,7 +21,7 @@ from router.cli import main
 from router.commands.train import careful_grid
 from router.training import dataset
 from router.training.evaluate import evaluate
-from router.training.train import CAREFUL_GRID, train
+from router.training.train import CAREFUL_GRID, choose_careful_threshold, train
 
 
 class HashEmbedder:
@@ -98,6 +98,7 @@ def test_train_command_takes_the_grid_and_folds(hashed: HashEmbedder, tmp_path: 
 @pytest.mark.parametrize(("extra", "needle"), [
     (["--cv-folds", "1"], "--cv-folds must be at least 2"),
     (["--careful-weight", "0"], "must be positive"),
+    (["--careful-max-share", "1.5"], "--careful-max-share must be in"),
 ])
 def test_bad_options_are_one_line_errors(hashed: HashEmbedder, tmp_path: Path, extra: list[str], needle: str) -> None:
     data = tmp_path / "train.jsonl"
@@ -119,3 +120,36 @@ def test_evaluation_reads_the_embedding_cache_and_the_model_does_not_keep_it(has
     assert clf.careful.embedder is hashed  # the daemon's model embeds afresh
     clf.predict_texts([e.text for e in new], [e.lang for e in new])
     assert hashed.calls == before + 2 * len(new)
+
+
+def test_careful_tolerance_trades_cv_accuracy_for_careful_work() -> None:
+    """Tolerance 0 and no share cap take the most accurate threshold; a wide tolerance spares the careful model."""
+    labels = ["a", "b"]
+    y = np.array(["a", "b"] * 50)
+    truth = np.stack([y == "a", y == "b"], axis=1).astype(float)
+    # The fast model is sure and right on 90 rows; on ten rows (p=0.95) it is sure and wrong: only
+    # sending every row to the careful model (always right) fixes those.
+    fast = truth * 0.99 + (1 - truth) * 0.01
+    fast[:10] = 1 - (truth[:10] * 0.95 + (1 - truth[:10]) * 0.05)
+    careful = truth * 0.9 + (1 - truth) * 0.1
+    langs = np.array(["en"] * 100)
+    t_all, info_all = choose_careful_threshold(y, fast, careful, langs, labels, max_share=1.0, tolerance=0.0)
+    assert t_all > 0.99 and info_all["macro_f1"] == 1.0 and info_all["careful_share"] == 1.0
+    # The daemon's default share cap keeps most zh/en mail on the fast path whatever the tolerance.
+    t_capped, info_capped = choose_careful_threshold(y, fast, careful, langs, labels, tolerance=0.0)
+    assert t_capped < 0.99 and info_capped["careful_share"] <= 0.15
+    t_wide, info_wide = choose_careful_threshold(y, fast, careful, langs, labels, max_share=1.0, tolerance=0.2)
+    assert t_wide == 0.0 and info_wide["careful_share"] == 0.0 and info_wide["macro_f1"] < 1.0
+
+
+def test_train_command_takes_the_careful_tolerance(hashed: HashEmbedder, tmp_path: Path) -> None:
+    data = tmp_path / "train.jsonl"
+    data.write_text("".join(json.dumps({"text": e.text, "label": e.label}) + "\n" for e in _examples()), encoding="utf-8")
+    with pytest.raises(SystemExit, match="must not be negative"):
+        main(["train", "--data", str(data), "--out", str(tmp_path / "m.joblib"), "--no-progress", "--no-corrections",
+              "--embeddings", "hash", "--careful-tolerance", "-1"])
+    out = tmp_path / "m.joblib"
+    # Giving up any accuracy for speed: the fast model decides every zh/en message.
+    assert main(["train", "--data", str(data), "--out", str(out), "--no-progress", "--no-corrections", "--embeddings", "hash",
+                 "--no-search", "--careful-tolerance", "1", "--careful-max-share", "1"]) == 0
+    assert json.loads(out.with_suffix(".json").read_text())["careful_threshold"] == 0.0

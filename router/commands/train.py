@@ -11,7 +11,7 @@ from typing import Any
 from router import classify
 from router.commands.common import load_settings
 from router.training import dataset
-from router.training.train import Progress, train
+from router.training.train import CAREFUL_MAX_SHARE, CAREFUL_TOLERANCE, Progress, train
 
 DEFAULT_HOLDOUT = 0.0
 DEFAULT_BUDGET_S = 900.0
@@ -42,6 +42,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="careful model's C candidates (default: the built-in grid); with --careful-weight, every pair is tried")
     p.add_argument("--careful-weight", type=float, nargs="+", metavar="W",
                    help="embedding weight candidates of the careful model (heavier suits short intent queries)")
+    p.add_argument("--careful-tolerance", type=float, default=CAREFUL_TOLERANCE, metavar="F",
+                   help=f"CV macro-F1 the careful threshold may give up to spare the careful model work (default {CAREFUL_TOLERANCE}; "
+                   "0 takes the most accurate threshold, possibly every message careful)")
+    p.add_argument("--careful-max-share", type=float, default=CAREFUL_MAX_SHARE, metavar="F",
+                   help=f"most of the zh/en messages the careful model may read (default {CAREFUL_MAX_SHARE}; 1 for benchmarks)")
     p.add_argument("--cv-folds", type=int, default=DEFAULT_CV_FOLDS, metavar="K",
                    help=f"folds of the stratified CV (default {DEFAULT_CV_FOLDS}; fewer is faster on large data)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
@@ -66,12 +71,18 @@ def train_files(
     progress: Progress | None = None,
     careful_grid: Sequence[tuple[float, float]] | None = None,
     cv_folds: int = DEFAULT_CV_FOLDS,
+    careful_tolerance: float = CAREFUL_TOLERANCE,
+    careful_max_share: float = CAREFUL_MAX_SHARE,
 ) -> dict[str, Any]:
     """Load, train, save; return what happened (the command prints it)."""
     if not 0 <= holdout < 1:
         raise SystemExit("router: error: --holdout must be in [0, 1)")
     if cv_folds < 2:
         raise SystemExit("router: error: --cv-folds must be at least 2")
+    if careful_tolerance < 0:
+        raise SystemExit("router: error: --careful-tolerance must not be negative")
+    if not 0 <= careful_max_share <= 1:
+        raise SystemExit("router: error: --careful-max-share must be in [0, 1]")
     if careful_grid and min(min(pair) for pair in careful_grid) <= 0:
         raise SystemExit("router: error: --careful-C and --careful-weight must be positive")
     examples = dataset.load(paths, text_column, label_column)
@@ -89,6 +100,8 @@ def train_files(
         search=search,
         careful_grid=careful_grid,
         cv_folds=cv_folds,
+        careful_tolerance=careful_tolerance,
+        careful_max_share=careful_max_share,
         extra_metadata={
             "holdout_fraction": holdout,
             "holdout_n": len(held),
@@ -131,6 +144,7 @@ def run(args: argparse.Namespace) -> int:
         embeddings=None if args.embeddings == "none" else args.embeddings,
         seed=args.seed, progress=progress,
         careful_grid=careful_grid(args.careful_C, args.careful_weight), cv_folds=args.cv_folds,
+        careful_tolerance=args.careful_tolerance, careful_max_share=args.careful_max_share,
     )
     bar.close()
     print(format_report(report))
