@@ -117,7 +117,6 @@ def test_a_subset_of_branches_matches_as_the_whole_alternation() -> None:
     assert f.finditer("第二次") and not f.finditer("第一次")
 
 
-@pytest.mark.skipif(sys.maxunicode < 0x10FFFF, reason="narrow build")
 def test_ignorecase_equates_only_the_listed_non_ascii_characters_with_ascii_letters() -> None:
     """The prefilter lower-cases text for IGNORECASE patterns; CPython's IGNORECASE also
     matches a few other characters to ASCII letters, and text holding one is not filtered."""
