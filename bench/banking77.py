@@ -23,7 +23,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from intents import fit_both, machine, table
+from intents import fit_both, machine, parse_args, table
 
 from router.training import dataset
 
@@ -39,16 +39,7 @@ PUBLISHED = [
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--fast-only", action="store_true", help="the TF-IDF model alone (no embeddings)")
-    ap.add_argument("--careful-C", type=float, nargs="+", default=[0.5])
-    ap.add_argument("--careful-weight", type=float, nargs="+", default=[4.0, 6.0])
-    ap.add_argument("--cv-folds", type=int, default=3)
-    ap.add_argument("--careful-tolerance", type=float, default=0.0, help="CV macro-F1 given up for speed (0: most accurate)")
-    ap.add_argument("--sample", type=int, default=300, help="test rows timed with fresh embeddings")
-    ap.add_argument("--data", type=Path, default=DATA)
-    args = ap.parse_args()
-    if not args.data.is_dir():
-        raise SystemExit(f"BANKING77 not found at {args.data} (../shared/datasets beside the checkout)")
+    args = parse_args(ap, DATA, "BANKING77", [0.5], [4.0, 6.0])
     tr = dataset.load([args.data / "train.csv"], "text", "category")
     te = dataset.load([args.data / "test.csv"], "text", "category")
     grid = [(c, w) for c in args.careful_C for w in args.careful_weight]

@@ -15,12 +15,14 @@ daemon would, so the cache does not flatter the careful model.
 
 from __future__ import annotations
 
+import argparse
 import os
 import platform
 import random
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from router.classify import Classifier
@@ -95,3 +97,19 @@ def machine() -> str:
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     return (f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores (load average {load:.1f}), "
             f"Python {platform.python_version()}, OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}")
+
+
+def parse_args(ap: argparse.ArgumentParser, data: Path, name: str, careful_c: list[float],
+               careful_weight: list[float]) -> argparse.Namespace:
+    """The options banking77.py and massive.py share; the data folder must exist (read in place)."""
+    ap.add_argument("--fast-only", action="store_true", help="the TF-IDF model alone (no embeddings)")
+    ap.add_argument("--careful-C", type=float, nargs="+", default=careful_c)
+    ap.add_argument("--careful-weight", type=float, nargs="+", default=careful_weight)
+    ap.add_argument("--cv-folds", type=int, default=3)
+    ap.add_argument("--careful-tolerance", type=float, default=0.0, help="CV macro-F1 given up for speed (0: most accurate)")
+    ap.add_argument("--sample", type=int, default=300, help="test rows timed with fresh embeddings")
+    ap.add_argument("--data", type=Path, default=data)
+    args = ap.parse_args()
+    if not args.data.is_dir():
+        raise SystemExit(f"{name} not found at {args.data} (../shared/datasets beside the checkout)")
+    return args

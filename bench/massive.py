@@ -24,7 +24,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from intents import fit_both, machine, table
+from intents import fit_both, machine, parse_args, table
 
 from router.training import dataset
 
@@ -35,16 +35,7 @@ TESTS = {"zh-CN": [("zh-CN", "test"), ("zh-TW", "train")], "en-US": [("en-US", "
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--locale", choices=sorted(TESTS), action="append", help="training locale (default: both)")
-    ap.add_argument("--fast-only", action="store_true", help="the TF-IDF model alone (no embeddings)")
-    ap.add_argument("--careful-C", type=float, nargs="+", default=[0.5, 1.0])
-    ap.add_argument("--careful-weight", type=float, nargs="+", default=[2.0, 4.0])
-    ap.add_argument("--cv-folds", type=int, default=3)
-    ap.add_argument("--careful-tolerance", type=float, default=0.0, help="CV macro-F1 given up for speed (0: most accurate)")
-    ap.add_argument("--sample", type=int, default=300, help="test rows timed with fresh embeddings")
-    ap.add_argument("--data", type=Path, default=DATA)
-    args = ap.parse_args()
-    if not args.data.is_dir():
-        raise SystemExit(f"MASSIVE not found at {args.data} (../shared/datasets beside the checkout)")
+    args = parse_args(ap, DATA, "MASSIVE", [0.5, 1.0], [2.0, 4.0])
     grid = [(c, w) for c in args.careful_C for w in args.careful_weight]
     print(machine())
     print(f"careful candidates (C, w) {grid} by {args.cv_folds}-fold CV on each training split")
