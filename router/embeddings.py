@@ -25,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
+from functools import cache
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -124,11 +125,17 @@ def embedding_threads() -> int:
         return 1
 
 
+@cache
+def _controller() -> Any:
+    """threadpoolctl's view of the loaded thread pools, made once: building it scans every loaded library."""
+    from threadpoolctl import ThreadpoolController  # type: ignore[import-untyped]
+
+    return ThreadpoolController()
+
+
 def _openmp_threads() -> Any:
     """A context that caps OpenMP's threads for the call (threadpoolctl, which scikit-learn installs)."""
-    from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
-
-    return threadpool_limits(limits=embedding_threads(), user_api="openmp")
+    return _controller().limit(limits=embedding_threads(), user_api="openmp")
 
 
 class SentenceTransformersLocal:
