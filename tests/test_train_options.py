@@ -21,7 +21,7 @@ from router.cli import main
 from router.commands.train import careful_grid
 from router.training import dataset
 from router.training.evaluate import evaluate
-from router.training.train import CAREFUL_GRID, choose_careful_threshold, train
+from router.training.train import CAREFUL_GRID, choose_careful_threshold, model_version, train
 
 
 class HashEmbedder:
@@ -153,3 +153,19 @@ def test_train_command_takes_the_careful_tolerance(hashed: HashEmbedder, tmp_pat
     assert main(["train", "--data", str(data), "--out", str(out), "--no-progress", "--no-corrections", "--embeddings", "hash",
                  "--no-search", "--careful-tolerance", "1", "--careful-max-share", "1"]) == 0
     assert json.loads(out.with_suffix(".json").read_text())["careful_threshold"] == 0.0
+
+
+
+def test_models_that_differ_only_in_their_careful_threshold_have_different_versions(hashed: HashEmbedder, tmp_path: Path) -> None:
+    """Same data and parameters, another careful threshold (--careful-tolerance, --careful-max-share):
+    a decision record or a correction that names the model must tell the two apart."""
+    data = tmp_path / "train.jsonl"
+    data.write_text("".join(json.dumps({"text": e.text, "label": e.label}) + "\n" for e in _examples()), encoding="utf-8")
+    out = tmp_path / "m.joblib"
+    assert main(["train", "--data", str(data), "--out", str(out), "--no-progress", "--no-corrections", "--embeddings", "hash",
+                 "--no-search", "--careful-tolerance", "1", "--careful-max-share", "1"]) == 0
+    meta = json.loads(out.with_suffix(".json").read_text())
+    assert model_version(meta) == meta["version"]  # the version is recomputable from the metadata alone
+    moved = {**meta, "careful_threshold": 0.5}
+    assert model_version(moved) != meta["version"]
+    assert model_version({**meta, "created": "another day"}) == meta["version"]  # not every field counts

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import io
+import json
 import pickle
 import time
 from collections.abc import Callable, Sequence
@@ -378,7 +379,7 @@ def train(
         "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     }
     metadata.update(extra_metadata or {})
-    metadata["version"] = model_version(pipe, metadata)
+    metadata["version"] = model_version(metadata)
     return TrainResult(Classifier(pipeline=pipe, metadata=metadata, careful=careful_model), cv_metrics)
 
 
@@ -514,12 +515,22 @@ def security_cost(y: np.ndarray, proba: np.ndarray, labels: list[str], security_
     }
 
 
-def model_version(pipe: Pipeline, metadata: dict[str, Any]) -> str:
-    """A short id that changes with the data, the parameters or the library."""
+# Metadata that changes what a model decides beyond its data and parameters:
+# two models trained on the same data with another --careful-tolerance or
+# --careful-max-share differ only in their careful threshold, and must not
+# share a version (a correction or a decision record names the model by it).
+_DECIDING_METADATA = ("seed", "thresholds", "security_threshold", "security_review_threshold",
+                      "careful_threshold", "careful_params", "embeddings")
+
+
+def model_version(metadata: dict[str, Any]) -> str:
+    """A short id that changes with the data, the parameters, the library or any threshold the model decides by."""
     h = hashlib.sha256()
     h.update(metadata["training_data_hash"].encode())
     h.update(repr(sorted(metadata["params"].items())).encode())
     h.update(metadata["sklearn_version"].encode())
+    deciding = {k: metadata.get(k) for k in _DECIDING_METADATA}
+    h.update(json.dumps(deciding, sort_keys=True, default=str).encode())
     return "m-" + h.hexdigest()[:10]
 
 
