@@ -20,6 +20,7 @@ from router.records import Prediction
 from router.training import dataset
 from router.training.train import (
     CAREFUL_MAX_SHARE,
+    CAREFUL_THRESHOLDS,
     REVIEW_COST_CAP,
     _writer_splits,
     choose_careful_threshold,
@@ -308,6 +309,9 @@ def test_careful_threshold_keeps_within_the_share_of_ordinary_mail() -> None:
     langs = np.array(["en"] * n)
     t, info = choose_careful_threshold(y, fast, careful, langs, labels)
     assert info["careful_share_zh_en"] <= CAREFUL_MAX_SHARE
+    # The whole curve is kept, the thresholds the budget rules out included: the analyst sees what it costs.
+    assert [c["threshold"] for c in info["curve"]] == list(CAREFUL_THRESHOLDS)
+    assert max(c["macro_f1"] for c in info["curve"]) == 1.0 > info["macro_f1"]
     assert t < 0.7  # 0.7 and above would send the 40 unsure mails (40 %) careful
     unbounded, info2 = choose_careful_threshold(y, fast, careful, langs, labels, max_share=1.0)
     assert unbounded >= 0.7 and info2["macro_f1"] > info["macro_f1"]

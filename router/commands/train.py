@@ -186,6 +186,12 @@ def format_report(r: dict[str, Any]) -> str:
                 s = d["security"]
                 lines.append(f"  security recall counting review={s['recall_with_review']:.4f}; cost: {s['non_security_to_security']} "
                              f"non-security to security, {s['non_security_to_review']} to review (of {s['non_security']})")
+    curve = cv.get("search", {}).get("careful_threshold", {}).get("curve")
+    if curve:
+        chosen = cv["search"]["careful_threshold"]
+        lines.append(f"careful threshold by {cv.get('selection', 'cv').replace('_', '-')} CV (zh/en share capped at "
+                     f"{chosen['max_share_zh_en']:.0%}; chosen {chosen['threshold']:g}): "
+                     + ", ".join(f"{c['threshold']:g}: F1 {c['macro_f1']:.3f} at {c['careful_share_zh_en']:.0%} zh/en careful" for c in curve))
     if cv.get("search", {}).get("notes"):
         lines.extend(cv["search"]["notes"])
     if meta.get("holdout_metrics"):

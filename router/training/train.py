@@ -202,7 +202,7 @@ CAREFUL_TOLERANCE = 0.002  # macro-F1 the careful threshold may give up for spee
 
 
 def choose_careful_threshold(y: np.ndarray, fast: np.ndarray, careful: np.ndarray, langs: np.ndarray, labels: list[str],
-                             max_share: float = CAREFUL_MAX_SHARE, tolerance: float = CAREFUL_TOLERANCE) -> tuple[float, dict[str, float]]:
+                             max_share: float = CAREFUL_MAX_SHARE, tolerance: float = CAREFUL_TOLERANCE) -> tuple[float, dict[str, Any]]:
     """Smallest threshold within `tolerance` macro-F1 of the best, sending at most `max_share` of zh/en mail careful.
 
     The careful model's embedder costs about 60-150 ms a mail on this
@@ -215,15 +215,20 @@ def choose_careful_threshold(y: np.ndarray, fast: np.ndarray, careful: np.ndarra
     accurate threshold, possibly every query careful).
     """
     zh_en = np.isin(langs, ["zh", "en"])
+    curve = []  # every threshold's CV figures, kept in the metadata so an analyst sees what the budget costs
     rows = []
     for t in CAREFUL_THRESHOLDS:
         proba, hard = _combine(fast, careful, langs, t)
         ordinary_share = float((hard & zh_en).sum() / max(1, zh_en.sum()))
+        f1 = _scores(y, proba, labels)["macro_f1"]
+        curve.append({"threshold": t, "macro_f1": f1, "careful_share": round(float(hard.mean()), 4),
+                      "careful_share_zh_en": round(ordinary_share, 4)})
         if ordinary_share <= max_share or t == CAREFUL_THRESHOLDS[0]:
-            rows.append((t, _scores(y, proba, labels)["macro_f1"], float(hard.mean()), ordinary_share))
+            rows.append((t, f1, float(hard.mean()), ordinary_share))
     best = max(r[1] for r in rows)
     t, f1, share, ordinary = next(r for r in rows if r[1] >= best - tolerance)
-    return t, {"macro_f1": f1, "careful_share": round(share, 4), "careful_share_zh_en": round(ordinary, 4), "max_share_zh_en": max_share}
+    return t, {"macro_f1": f1, "careful_share": round(share, 4), "careful_share_zh_en": round(ordinary, 4), "max_share_zh_en": max_share,
+               "curve": curve}
 
 
 def train(
@@ -286,7 +291,7 @@ def train(
         fast_c = max(fast_scores, key=lambda c: fast_scores[c]["macro_f1"])
         fast_p = f_oof[fast_c]
         careful_p = None
-        careful_info: dict[str, float] = {}
+        careful_info: dict[str, Any] = {}
         if careful_scores:
             careful_key = max(careful_scores, key=lambda k: careful_scores[k]["macro_f1"])
             careful_p = c_oof[careful_key]
