@@ -26,16 +26,6 @@ class ImapServer(ServerProcess):
     """An IMAP server process on loopback with one account; append / folders / uids / list_folder / flags
     over :meth:`client`."""
 
-    def __init__(self, base_dir: Path, user: str, password: str, *, start_timeout: float,
-                 port: int | None = None) -> None:
-        """Configure (not start) the server; without ``port`` a free one is picked at the first start."""
-        self.base_dir = Path(base_dir).absolute()
-        self._user = user
-        self._password = password
-        self.start_timeout = start_timeout
-        self._port = port
-        self._proc = None
-
     @property
     def prefix(self) -> str:
         """The personal namespace prefix ("" or "INBOX.")."""
@@ -45,6 +35,16 @@ class ImapServer(ServerProcess):
     def separator(self) -> str:
         """The hierarchy delimiter the server shows clients."""
         return "/"
+
+    def __init__(self, base_dir: Path, user: str, password: str, *, start_timeout: float,
+                 port: int | None = None) -> None:
+        """Configure (not start) the server; without ``port`` a free one is picked at the first start."""
+        self.base_dir = Path(base_dir).absolute()
+        self._user = user
+        self._password = password
+        self.start_timeout = start_timeout
+        self._port = port
+        self._proc = None
 
     @property
     def port(self) -> int:
