@@ -8,15 +8,31 @@ import os
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
 from router.testing import Dovecot, SmtpSink, router_config
+from router.testing.imap import ImapServer
 import mailkit
 
 REPO = Path(__file__).resolve().parents[1]
 PASSWORD_ENV = "ROUTER_TEST_IMAP_PASSWORD"
+
+# Where the daemon files samples/*.eml (logical folder) and which team it
+# forwards each to (None: filed, not forwarded), on every server variant.
+SAMPLE_ROUTES: dict[str, tuple[str, str | None]] = {
+    "<freeze-001@mail.example>": ("Routed/Compliance", "compliance-team@exchange.example"),
+    "<hacked-002@mail.example>": ("Restricted", "security-team@exchange.example"),
+    "<wd-003@mail.example>": ("Routed/General", "support-team@exchange.example"),
+    "<vuln-013@mail.example>": ("Routed/Security", "security-team@exchange.example"),
+    "<dmarc-008@mail.example>": ("Routed/Review", "triage@exchange.example"),
+    "<ooo-005@mail.example>": ("Automated", None),
+    "<bounce-006@mx.mail.example>": ("Automated", None),
+    "<danger-007@mail.example>": ("Quarantine", None),
+}
 
 
 def write_config(tmp: Path, dovecot: Dovecot, sink: SmtpSink, extra: str = "", **sections: dict[str, Any]) -> Path:
@@ -56,6 +72,19 @@ def make_mail(i: int, subject: str = "Withdrawal Failed - UID 12345678", body: s
                         message_id=f"<t{i}.{abs(hash(subject)) % 10**6}@mail.example>", extra=headers)
 
 
+def assert_samples_routed(server: ImapServer, sink: SmtpSink) -> dict[str, list[str]]:
+    """Each of SAMPLE_ROUTES filed in its folder and forwarded to its team only; returns folder -> Message-IDs."""
+    boxes = mailbox_ids(server)
+    fw = forwards(sink)
+    for mid, (folder, team) in SAMPLE_ROUTES.items():
+        assert mid in boxes.get(folder, []), (mid, folder, boxes)
+        if team:
+            assert [rcpt for _, rcpt in fw[mid]] == [(team,)], fw.get(mid)
+        else:
+            assert mid not in fw
+    return boxes
+
+
 def parsed(data: bytes) -> email.message.Message:
     return email.message_from_bytes(data, policy=email.policy.compat32)
 
@@ -75,16 +104,42 @@ def replies(sink: SmtpSink) -> list[tuple[email.message.Message, Any]]:
     return [(parsed(m.data), m) for m in sink.messages if (parsed(m.data).get("Auto-Submitted") or "").startswith("auto-replied")]
 
 
-def mailbox_ids(dovecot: Dovecot) -> dict[str, list[str]]:
+def mailbox_ids(server: ImapServer) -> dict[str, list[str]]:
     """folder -> Message-IDs of the messages in it."""
     out: dict[str, list[str]] = {}
-    for folder in dovecot.folders():
+    for folder in server.folders():
         try:
-            raws = dovecot.list_folder(folder)
+            raws = server.list_folder(folder)
         except Exception:  # noqa: BLE001 - \Noselect parents
             continue
         out[folder] = [(parsed(r).get("Message-ID") or "").strip() for r in raws]
     return out
+
+
+def metrics_section(port: int, healthz_max_age_seconds: float = 30) -> dict[str, Any]:
+    """The config's [metrics] table: /metrics and /healthz on loopback ``port`` (e.g. ``free_port()``)."""
+    return {"listen": f"127.0.0.1:{port}", "healthz_max_age_seconds": healthz_max_age_seconds}
+
+
+def http_get(url: str) -> tuple[int, str]:
+    """(status, body) of a GET, error statuses included (the daemon answers /healthz with 503)."""
+    try:
+        with urllib.request.urlopen(url, timeout=5) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        with e:  # an unclosed HTTPError is a ResourceWarning, which pytest turns into an error
+            return e.code, e.read().decode()
+
+
+def metric(text: str, name: str, **labels: str) -> float:
+    """Sum of the samples of ``name`` in a Prometheus text exposition whose labels include ``labels``."""
+    total = 0.0
+    for line in text.splitlines():
+        if not line.startswith(name + "{") and not line.startswith(name + " "):
+            continue
+        if all(f'{k}="{v}"' in line for k, v in labels.items()):
+            total += float(line.rsplit(" ", 1)[1])
+    return total
 
 
 def wait_until(pred: Any, timeout: float, interval: float = 0.1) -> bool:

@@ -8,7 +8,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from daemonkit import (REPO, env_for, forwards, mailbox_ids, make_mail, parsed, router_cmd, run_once, start_daemon,
+from daemonkit import (REPO, assert_samples_routed, env_for, forwards, mailbox_ids, make_mail, parsed, router_cmd, run_once, start_daemon,
                        stop_daemon, wait_until, write_config)
 from router.testing import Dovecot, SmtpSink
 
@@ -27,24 +27,7 @@ def test_end_to_end_forwards_files_and_never_twice(tmp_path: Path, dovecot: Dove
     assert first.returncode == 0, first.stderr[-2000:]
     assert "Traceback" not in first.stderr
     assert dovecot.uids("INBOX") == []
-    boxes = mailbox_ids(dovecot)
-    fw = forwards(smtp_sink)
-    expect = {
-        "<freeze-001@mail.example>": ("Routed/Compliance", "compliance-team@exchange.example"),
-        "<hacked-002@mail.example>": ("Restricted", "security-team@exchange.example"),
-        "<wd-003@mail.example>": ("Routed/General", "support-team@exchange.example"),
-        "<vuln-013@mail.example>": ("Routed/Security", "security-team@exchange.example"),
-        "<dmarc-008@mail.example>": ("Routed/Review", "triage@exchange.example"),
-        "<ooo-005@mail.example>": ("Automated", None),
-        "<bounce-006@mx.mail.example>": ("Automated", None),
-        "<danger-007@mail.example>": ("Quarantine", None),
-    }
-    for mid, (folder, team) in expect.items():
-        assert mid in boxes.get(folder, []), (mid, folder, boxes)
-        if team:
-            assert [rcpt for _, rcpt in fw[mid]] == [(team,)], fw.get(mid)
-        else:
-            assert mid not in fw
+    boxes = assert_samples_routed(dovecot, smtp_sink)
     # every sample is somewhere, exactly once
     assert sum(len(v) for v in boxes.values()) == 14
     # forwarded copy: original attached, X-Router headers, deterministic Message-ID

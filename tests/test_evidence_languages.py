@@ -2,7 +2,8 @@
 Indonesian and Arabic (issue 12): file names and body sentences count like their English equivalents, and the
 near misses (a futures "contrato", "kimlik doğrulama", a negated or later document) do not.
 
-Every case was written for this file; payloads are built in memory.
+Every case was written for this file; payloads are built in memory, from test_evidence's
+limits, images and PDF (one source for both modules).
 """
 
 from __future__ import annotations
@@ -15,30 +16,12 @@ from email.mime.text import MIMEText
 
 import pytest
 
-from router import config, parse
-from router.config import Limits
-from router.records import Attachment, EvidenceReport
+from router import parse
+from router.records import Attachment
 from router.understand.evidence import assess
+from test_evidence import JPEG, LIMITS, MAIL_LIMITS, PDF, PNG, one
 
-LIMITS = Limits(
-    max_message_bytes=26214400,
-    max_attachment_bytes=1 << 20,
-    max_parts=500,
-    max_depth=20,
-    max_archive_members=20,
-    max_archive_uncompressed_bytes=10 << 20,
-    max_archive_ratio=100,
-    max_text_chars=200000,
-)
-PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)) * 40
-JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01" + bytes(range(256)) * 40
-PDF = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<< /Type /Catalog >>\nendobj\n" + b"0" * 8000
 CSV = "time,ip,device\n2026-11-02 09:14,198.51.100.7,Android\n".encode()
-
-
-def one(name: str, payload: bytes, body: str = "") -> EvidenceReport:
-    att = Attachment(filename=name, content_type="application/octet-stream", payload=payload)
-    return assess([att], body, LIMITS)
 
 
 def payload_for(name: str) -> bytes:
@@ -356,9 +339,6 @@ def test_small_image_shown_by_cid_with_a_plain_name_is_still_decoration() -> Non
 
 
 # --- whole mails from phones -----------------------------------------------
-
-MAIL_LIMITS = config.load(search=False).limits
-
 
 def iphone_mail(body: str, names: list[str], subject: str) -> bytes:
     """iOS Mail: multipart/mixed, each photo an inline image part with a Content-Id and a generic IMG_ name."""

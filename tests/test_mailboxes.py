@@ -17,19 +17,18 @@ import socket
 import subprocess
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from daemonkit import PASSWORD_ENV, forwards, log_events, mailbox_ids, make_mail, parsed, router_cmd, start_daemon, stop_daemon, wait_until, write_config
+from daemonkit import (PASSWORD_ENV, forwards, http_get, log_events, mailbox_ids, make_mail, metric, metrics_section, parsed, router_cmd,
+                       start_daemon, stop_daemon, wait_until, write_config)
 from router import config, mailboxes, metrics
 from router.errors import ConfigError
 from router.mailboxes import MailboxStore
 from router.state import State
-from router.testing import Dovecot, SmtpSink
+from router.testing import Dovecot, SmtpSink, free_port
 
 KYC = "kyc@exchange.example"
 WRONG_ENV = "ROUTER_TEST_WRONG_PASSWORD"
@@ -216,29 +215,6 @@ def test_healthz_names_the_mailbox_that_is_not_reached() -> None:
 # -- one daemon, several mailboxes, real servers ---------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _get(url: str) -> tuple[int, str]:
-    try:
-        with urllib.request.urlopen(url, timeout=5) as r:
-            return r.status, r.read().decode()
-    except urllib.error.HTTPError as e:
-        with e:
-            return e.code, e.read().decode()
-
-
-def _metric(text: str, name: str, **labels: str) -> float:
-    total = 0.0
-    for line in text.splitlines():
-        if line.startswith(name + "{") and all(f'{k}="{v}"' in line for k, v in labels.items()):
-            total += float(line.rsplit(" ", 1)[1])
-    return total
-
-
 @pytest.fixture
 def silent_server() -> Iterator[int]:
     """A port that accepts connections and never says a word (a hung IMAP server)."""
@@ -305,29 +281,29 @@ def test_one_daemon_drains_two_mailboxes_while_a_third_cannot_log_in(
     support = dovecot_factory()
     kyc = dovecot_factory(user=KYC)
     s_ids, k_ids = _fill(support, kyc)
-    port = _free_port()
+    port = free_port()
     cfg = _mailboxes_config(tmp_path, support, kyc, smtp_sink, f"""
 [[mailboxes]]
 name = "broken"
 imap = {{ password_env = "{WRONG_ENV}", folder = "Other" }}
-""", metrics={"listen": f"127.0.0.1:{port}", "healthz_max_age_seconds": 30}, imap={"poll_interval_seconds": 1})
+""", metrics=metrics_section(port), imap={"poll_interval_seconds": 1})
     log = tmp_path / "daemon.log"
     with log.open("ab") as fh:
         proc = subprocess.Popen(router_cmd(cfg, "run"), env=_env(support, kyc), stdout=fh, stderr=fh)
     try:
         assert wait_until(lambda: not support.uids("INBOX") and not kyc.uids("INBOX") and len(smtp_sink.messages) >= 12, 90), \
             log.read_text()[-4000:]
-        assert wait_until(lambda: _get(f"http://127.0.0.1:{port}/healthz")[0] == 503 and "broken" in _get(f"http://127.0.0.1:{port}/healthz")[1], 20)
-        code, body = _get(f"http://127.0.0.1:{port}/healthz")
+        assert wait_until(lambda: http_get(f"http://127.0.0.1:{port}/healthz")[0] == 503 and "broken" in http_get(f"http://127.0.0.1:{port}/healthz")[1], 20)
+        code, body = http_get(f"http://127.0.0.1:{port}/healthz")
         assert code == 503 and "mailbox broken never reached" in body and "AUTHENTICATIONFAILED" in body, body
         assert "mailbox support" not in body and "mailbox kyc" not in body, body
-        text = _get(f"http://127.0.0.1:{port}/metrics")[1]
-        assert _metric(text, "router_mailbox_up", mailbox="broken") == 0
-        assert _metric(text, "router_mailbox_up", mailbox="support") == 1 and _metric(text, "router_mailbox_up", mailbox="kyc") == 1
-        assert _metric(text, "router_imap_connect_failures_total", mailbox="broken") >= 1
-        assert _metric(text, "router_messages_total", mailbox="support", outcome="handled") == 3
-        assert _metric(text, "router_messages_total", mailbox="kyc", outcome="handled") == 3
-        assert _metric(text, "router_forwards_total", mailbox="kyc") == 3, [line for line in text.splitlines() if "forwards" in line or "messages_total" in line]
+        text = http_get(f"http://127.0.0.1:{port}/metrics")[1]
+        assert metric(text, "router_mailbox_up", mailbox="broken") == 0
+        assert metric(text, "router_mailbox_up", mailbox="support") == 1 and metric(text, "router_mailbox_up", mailbox="kyc") == 1
+        assert metric(text, "router_imap_connect_failures_total", mailbox="broken") >= 1
+        assert metric(text, "router_messages_total", mailbox="support", outcome="handled") == 3
+        assert metric(text, "router_messages_total", mailbox="kyc", outcome="handled") == 3
+        assert metric(text, "router_forwards_total", mailbox="kyc") == 3, [line for line in text.splitlines() if "forwards" in line or "messages_total" in line]
 
         status = subprocess.run(router_cmd(cfg, "status"), env=_env(support, kyc), capture_output=True, text=True, timeout=60)
         assert status.returncode == 0, status.stderr
@@ -383,17 +359,17 @@ imap = {{ password_env = "{WRONG_ENV}", folder = "Other" }}
 
 
 def test_single_mailbox_configs_keep_their_metrics_and_health(tmp_path: Path, dovecot: Dovecot, smtp_sink: SmtpSink) -> None:
-    port = _free_port()
+    port = free_port()
     dovecot.append("INBOX", make_mail(1))
-    cfg = write_config(tmp_path, dovecot, smtp_sink, metrics={"listen": f"127.0.0.1:{port}", "healthz_max_age_seconds": 30})
+    cfg = write_config(tmp_path, dovecot, smtp_sink, metrics=metrics_section(port))
     log = tmp_path / "daemon.log"
     proc = start_daemon(cfg, dovecot, log)
     try:
         assert wait_until(lambda: not dovecot.uids("INBOX") and len(smtp_sink.messages) >= 2, 60), log.read_text()[-3000:]
-        assert wait_until(lambda: _get(f"http://127.0.0.1:{port}/healthz")[0] == 200, 10)
-        assert _get(f"http://127.0.0.1:{port}/healthz")[1].startswith("ok: mailbox reached")
-        text = _get(f"http://127.0.0.1:{port}/metrics")[1]
-        assert _metric(text, "router_messages_total", mailbox="default", outcome="handled") == 1
+        assert wait_until(lambda: http_get(f"http://127.0.0.1:{port}/healthz")[0] == 200, 10)
+        assert http_get(f"http://127.0.0.1:{port}/healthz")[1].startswith("ok: mailbox reached")
+        text = http_get(f"http://127.0.0.1:{port}/metrics")[1]
+        assert metric(text, "router_messages_total", mailbox="default", outcome="handled") == 1
     finally:
         assert stop_daemon(proc) == 0
     status = subprocess.run(router_cmd(cfg, "status"), env={**os.environ, PASSWORD_ENV: dovecot.password}, capture_output=True, text=True, timeout=60)

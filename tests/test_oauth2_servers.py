@@ -7,22 +7,18 @@ from __future__ import annotations
 
 import base64
 import os
-import signal
-import socket
 import stat
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
 import pytest
-from daemonkit import PASSWORD_ENV, forwards, make_mail, wait_until, write_config
+from daemonkit import PASSWORD_ENV, forwards, http_get, make_mail, metrics_section, stop_daemon, wait_until, write_config
 
 from router import oauth
 from router.act.outbox import Outbox, TempFail
@@ -32,7 +28,7 @@ from router.mailbox import Mailbox
 from router.oauth import health
 from router.oauth.settings import parse
 from router.oauth.tokens import TokenFile
-from router.testing import Dovecot, SmtpSink
+from router.testing import Dovecot, SmtpSink, free_port
 from router.testing.oauth2 import (
     TokenServer,
     XOAuth2Authenticator,
@@ -103,20 +99,6 @@ def sandbox(tmp_path: Path) -> Iterator[Sandbox]:
     box.close()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _get(url: str) -> tuple[int, str]:
-    try:
-        with urllib.request.urlopen(url, timeout=5) as r:
-            return r.status, r.read().decode()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read().decode()
-
-
 def _router(cfg: Path, *args: str) -> list[str]:
     return [sys.executable, "-m", "router", "--config", str(cfg), "--log-level", "DEBUG", "--log-format", "json", *args]
 
@@ -140,8 +122,8 @@ def _leaked(text: str, tokens: list[str]) -> list[str]:
 
 
 def test_daemon_keeps_processing_across_token_lifetimes_then_survives_a_revoked_grant(sandbox: Sandbox) -> None:
-    port = _free_port()
-    cfg = sandbox.config(metrics={"listen": f"127.0.0.1:{port}", "healthz_max_age_seconds": 30},
+    port = free_port()
+    cfg = sandbox.config(metrics=metrics_section(port),
                          imap={"poll_interval_seconds": 1, "timeout": 10})
     log = sandbox.tmp / "daemon.log"
     with log.open("ab") as fh:
@@ -164,28 +146,27 @@ def test_daemon_keeps_processing_across_token_lifetimes_then_survives_a_revoked_
         assert saved != sandbox.first_refresh and saved in sandbox.tokens.live_refresh_tokens()
         assert stat.S_IMODE(sandbox.token_file.stat().st_mode) == 0o600
         assert len(sandbox.auth.accepted) >= 1 and sandbox.auth.rejected == 0  # SMTP logged in with XOAUTH2
-        text = _get(f"http://127.0.0.1:{port}/metrics")[1]
+        text = http_get(f"http://127.0.0.1:{port}/metrics")[1]
         assert 'router_oauth_token_expires_in_seconds{server="imap"}' in text
-        assert _get(f"http://127.0.0.1:{port}/healthz")[0] == 200
+        assert http_get(f"http://127.0.0.1:{port}/healthz")[0] == 200
 
         # An admin revokes the grant: the daemon stays up, backs off, reports why.
         sandbox.tokens.revoke_all()
         drop_sessions(sandbox.dovecot)
         # unhealthy at once while it reconnects, then with the login's reason
-        assert wait_until(lambda: "imap login failing" in _get(f"http://127.0.0.1:{port}/healthz")[1], 30), log.read_text()[-3000:]
-        status, body = _get(f"http://127.0.0.1:{port}/healthz")
+        assert wait_until(lambda: "imap login failing" in http_get(f"http://127.0.0.1:{port}/healthz")[1], 30), log.read_text()[-3000:]
+        status, body = http_get(f"http://127.0.0.1:{port}/healthz")
         assert status == 503
         assert "imap login failing" in body and "grant refused" in body and "invalid_grant" in body
         requests_before = len(sandbox.tokens.grants.requests)
         time.sleep(6)
         assert proc.poll() is None  # no crash (and so no crash loop under systemd)
         assert len(sandbox.tokens.grants.requests) - requests_before <= 5  # backoff, not a hot loop
-        _, metrics_text = _get(f"http://127.0.0.1:{port}/metrics")
+        _, metrics_text = http_get(f"http://127.0.0.1:{port}/metrics")
         assert 'router_login_failures_total{reason="grant_refused",server="imap"}' in metrics_text
         st = subprocess.run(_router(cfg, "status"), env=_env(), capture_output=True, text=True, timeout=60, check=False)
         assert "imap login failing" in st.stdout and "run `router login`" in st.stdout, st.stdout + st.stderr
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=15) == 0
+        assert stop_daemon(proc, timeout=15) == 0  # a clean exit on SIGTERM
     finally:
         if proc.poll() is None:
             proc.kill()

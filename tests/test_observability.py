@@ -4,38 +4,10 @@ from __future__ import annotations
 
 import json
 import re
-import signal
-import socket
-import urllib.error
-import urllib.request
 from pathlib import Path
 
-from daemonkit import REPO, make_mail, start_daemon, wait_until, write_config
-from router.testing import Dovecot, SmtpSink
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _get(url: str) -> tuple[int, str]:
-    try:
-        with urllib.request.urlopen(url, timeout=5) as r:
-            return r.status, r.read().decode()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read().decode()
-
-
-def _metric(text: str, name: str, **labels: str) -> float:
-    total = 0.0
-    for line in text.splitlines():
-        if not line.startswith(name + "{") and not line.startswith(name + " "):
-            continue
-        if all(f'{k}="{v}"' in line for k, v in labels.items()):
-            total += float(line.rsplit(" ", 1)[1])
-    return total
+from daemonkit import REPO, http_get, make_mail, metric, metrics_section, start_daemon, stop_daemon, wait_until, write_config
+from router.testing import Dovecot, SmtpSink, free_port
 
 
 def test_metrics_match_what_happened_and_healthz(tmp_path: Path, dovecot: Dovecot, smtp_sink: SmtpSink) -> None:
@@ -44,31 +16,30 @@ def test_metrics_match_what_happened_and_healthz(tmp_path: Path, dovecot: Doveco
     automated = [make_mail(20, subject="Automatic reply: hello", body="I am away", Auto_Submitted="auto-replied")]
     for raw in general + security + automated:
         dovecot.append("INBOX", raw)
-    port = _free_port()
-    cfg = write_config(tmp_path, dovecot, smtp_sink, metrics={"listen": f"127.0.0.1:{port}", "healthz_max_age_seconds": 4},
+    port = free_port()
+    cfg = write_config(tmp_path, dovecot, smtp_sink, metrics=metrics_section(port, 4),
                        imap={"poll_interval_seconds": 1})
     log = tmp_path / "daemon.log"
     proc = start_daemon(cfg, dovecot, log)
     try:
         assert wait_until(lambda: not dovecot.uids("INBOX") and len(smtp_sink.messages) >= 12, 60), log.read_text()[-3000:]
-        status, text = _get(f"http://127.0.0.1:{port}/metrics")
+        status, text = http_get(f"http://127.0.0.1:{port}/metrics")
         assert status == 200
-        assert _metric(text, "router_messages_total", route="general", outcome="handled") == 4
-        assert _metric(text, "router_messages_total", route="security", outcome="handled") == 2
-        assert _metric(text, "router_messages_total", route="automated", outcome="handled") == 1
-        assert _metric(text, "router_forwards_total") == 6
-        assert _metric(text, "router_replies_total", outcome="sent") == 6
-        assert _metric(text, "router_replies_total", outcome="suppressed", reason="automated") == 1
-        assert _metric(text, "router_processing_seconds_count") == 7
-        assert _metric(text, "router_backlog_messages") == 0
-        assert _metric(text, "router_last_successful_poll_timestamp_seconds") > 0
+        assert metric(text, "router_messages_total", route="general", outcome="handled") == 4
+        assert metric(text, "router_messages_total", route="security", outcome="handled") == 2
+        assert metric(text, "router_messages_total", route="automated", outcome="handled") == 1
+        assert metric(text, "router_forwards_total") == 6
+        assert metric(text, "router_replies_total", outcome="sent") == 6
+        assert metric(text, "router_replies_total", outcome="suppressed", reason="automated") == 1
+        assert metric(text, "router_processing_seconds_count") == 7
+        assert metric(text, "router_backlog_messages") == 0
+        assert metric(text, "router_last_successful_poll_timestamp_seconds") > 0
         assert re.search(r'router_model_info\{version="m-[0-9a-f]+"\} 1\.0', text)
-        assert _get(f"http://127.0.0.1:{port}/healthz")[0] == 200
+        assert http_get(f"http://127.0.0.1:{port}/healthz")[0] == 200
         dovecot.stop()  # the mailbox can no longer be reached
-        assert wait_until(lambda: _get(f"http://127.0.0.1:{port}/healthz")[0] == 503, 20)
-        assert _metric(_get(f"http://127.0.0.1:{port}/metrics")[1], "router_imap_errors_total") >= 1
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=10) == 0
+        assert wait_until(lambda: http_get(f"http://127.0.0.1:{port}/healthz")[0] == 503, 20)
+        assert metric(http_get(f"http://127.0.0.1:{port}/metrics")[1], "router_imap_errors_total") >= 1
+        assert stop_daemon(proc, timeout=10) == 0  # a clean exit on SIGTERM
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -3,7 +3,9 @@
 Kept apart from the daemon's data flow (as Mailman keeps its testing layers):
 nothing under ``router/`` outside this package imports it except the demo.
 One module per server family: dovecot, cyrus, courier (IMAP), smtp (aiosmtpd);
-procs holds the process helpers they share, config writes a router config.
+procs holds the process helpers and the life cycle they share (ServerProcess;
+imap.ImapServer adds the IMAP account and client helpers), postgres runs a
+throw-away PostgreSQL, config writes a router config.
 """
 
 from router.testing.config import router_config

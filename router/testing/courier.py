@@ -22,30 +22,15 @@ but no MOVE.
 
 from __future__ import annotations
 
-import logging
 import os
 import pwd
 import shutil
-import signal
 import subprocess
-import time
 from pathlib import Path
-from types import TracebackType
-from typing import Self
+from typing import ClassVar
 
-from imapclient import IMAPClient
-
-from router.testing.imap import ImapHelpers
-from router.testing.procs import (
-    LOOPBACK,
-    _first_untraversable,
-    _session_members,
-    _signal,
-    _tail,
-    free_port,
-)
-
-log = logging.getLogger(__name__)
+from router.testing.imap import NOT_YET, ImapServer
+from router.testing.procs import LOOPBACK, _first_untraversable, free_port
 
 COURIER_ROOT = Path(os.environ.get("ROUTER_TEST_SERVERS", "/opt/router-test-servers")) / "courier"
 _MOUNT_POINTS = ("/etc/courier", "/usr/lib/courier-authlib")
@@ -53,39 +38,18 @@ _MOUNT_POINTS = ("/etc/courier", "/usr/lib/courier-authlib")
 _CAPABILITY = "IMAP4rev1 UIDPLUS CHILDREN NAMESPACE THREAD=ORDEREDSUBJECT THREAD=REFERENCES SORT QUOTA IDLE AUTH=PLAIN"
 
 
-class Courier(ImapHelpers):
+class Courier(ImapServer):
     """Courier-IMAP with one userdb account; config, Maildir and log under ``base_dir``."""
 
+    name: ClassVar[str] = "courier"
+    title: ClassVar[str] = "Courier"
     prefix = "INBOX."
     separator = "."
 
     def __init__(self, base_dir: Path, user: str = "support", password: str = "sandbox-password", *,
                  root: Path = COURIER_ROOT, start_timeout: float = 20.0) -> None:
-        self.base_dir = Path(base_dir).absolute()
-        self._user = user
-        self._password = password
+        super().__init__(base_dir, user, password, start_timeout=start_timeout)
         self.root = root
-        self.start_timeout = start_timeout
-        self._port: int | None = None
-        self._proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def host(self) -> str:
-        return LOOPBACK
-
-    @property
-    def port(self) -> int:
-        if self._port is None:
-            raise RuntimeError("Courier has no port yet: call start() first")
-        return self._port
-
-    @property
-    def user(self) -> str:
-        return self._user
-
-    @property
-    def password(self) -> str:
-        return self._password
 
     @property
     def log_file(self) -> Path:
@@ -95,74 +59,10 @@ class Courier(ImapHelpers):
     def maildir(self) -> Path:
         return self.base_dir / "home" / self._user / "Maildir"
 
-    @property
-    def running(self) -> bool:
-        return self._proc is not None and self._proc.poll() is None
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
-        self.stop()
-
-    def client(self, timeout: float = 10.0) -> IMAPClient:
-        client = IMAPClient(self.host, self.port, ssl=False, timeout=timeout)
-        try:
-            client.login(self._user, self._password)
-        except BaseException:
-            client.shutdown()
-            raise
-        return client
-
-    def log_tail(self, lines: int = 40) -> str:
-        return f"--- {self.log_file} ---\n{_tail(self.log_file, lines)}"
-
     # -- lifecycle ------------------------------------------------------------
-    def start(self) -> None:
-        """Build the userdb and Maildir, start couriertcpd + authdaemond, wait for a login."""
-        if self.running:
-            raise RuntimeError("Courier already running")
-        self._check_installed()
-        try:
-            self._prepare()
-            argv = ["unshare", "-m", "sh", str(self.base_dir / "launch.sh")]
-            setpriv = shutil.which("setpriv")
-            if setpriv is not None:
-                argv = [setpriv, "--pdeathsig", "TERM", "--", *argv]
-            with open(self.log_file, "ab") as out:
-                self._proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=out, cwd=self.base_dir,
-                                              env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}, start_new_session=True)
-            self._wait_ready()
-        except BaseException:
-            self.stop()
-            raise
-        log.info("courier ready on %s:%s (dir %s)", self.host, self._port, self.base_dir)
-
     def stop(self, timeout: float = 5.0) -> None:
         """Stop couriertcpd, authdaemond and every imapd of the session; keep the Maildir."""
-        proc, self._proc = self._proc, None
-        if proc is None:
-            return
-        sid = proc.pid
-        for child in _session_members(sid):
-            _signal(child, signal.SIGTERM)
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        grace = time.monotonic() + 2.0
-        while _session_members(sid) and time.monotonic() < grace:
-            time.sleep(0.02)
-        for child in _session_members(sid):
-            _signal(child, signal.SIGKILL)
-
-    def restart(self) -> None:
-        self.stop()
-        self.start()
+        self._stop_session(timeout, terminate_members=True)
 
     # -- internals -------------------------------------------------------------
     def _check_installed(self) -> None:
@@ -176,6 +76,12 @@ class Courier(ImapHelpers):
             raise RuntimeError("Courier's harness needs unshare (util-linux) and openssl")
         for point in _MOUNT_POINTS:
             Path(point).mkdir(parents=True, exist_ok=True)  # empty mount points, as the packages would create
+
+    def _launch(self) -> None:
+        """Build the userdb and Maildir, start couriertcpd + authdaemond in a private mount namespace."""
+        self._prepare()
+        self._spawn(["unshare", "-m", "sh", str(self.base_dir / "launch.sh")], self.log_file,
+                    env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"})
 
     def _prepare(self) -> None:
         base, root = self.base_dir, self.root
@@ -226,18 +132,4 @@ class Courier(ImapHelpers):
             raise RuntimeError(f"Courier's imapd runs as nobody, which cannot traverse {blocked}; use a base_dir under /tmp")
 
     def _wait_ready(self) -> None:
-        deadline = time.monotonic() + self.start_timeout
-        last: BaseException | None = None
-        while time.monotonic() < deadline:
-            assert self._proc is not None
-            if self._proc.poll() is not None:
-                raise RuntimeError(f"courier exited with status {self._proc.returncode} during start-up\n{self.log_tail()}")
-            try:
-                with self.client(timeout=2) as c:
-                    c.select_folder("INBOX")
-                return
-            except (OSError, IMAPClient.Error) as exc:
-                last = exc
-                time.sleep(0.1)
-        raise RuntimeError(f"courier did not serve a login on {self.host}:{self._port} within {self.start_timeout}s "
-                           f"(last error: {last!r})\n{self.log_tail()}")
+        self._await_ready(self._login_probe, retry_on=NOT_YET)

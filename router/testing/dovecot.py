@@ -27,28 +27,23 @@ unprivileged account (``nobody`` by default) and login processes run as
 
 from __future__ import annotations
 
-import atexit
-import datetime as dt
 import grp
 import logging
 import os
 import pwd
-import re
 import shutil
 import signal
 import socket
 import ssl
 import subprocess
 import tempfile
-import threading
 import time
-from collections.abc import Sequence
 from pathlib import Path
-from types import TracebackType
-from typing import Literal, Self
+from typing import ClassVar, Literal
 
 from imapclient import IMAPClient
 
+from router.testing.imap import NOT_YET, ImapServer
 from router.testing.procs import (
     LOOPBACK,
     _first_existing_user,
@@ -58,8 +53,7 @@ from router.testing.procs import (
     _signal,
     _tail,
     free_port,
-    logical_to_server,
-    server_to_logical,
+    kill_leftovers,
 )
 
 log = logging.getLogger(__name__)
@@ -104,12 +98,8 @@ _LAYOUTS: dict[str, tuple[str, list[str], str, str]] = {
     "inbox-prefix": ("maildir:~/Maildir", ["  separator = .", "  prefix = INBOX."], ".", "INBOX."),
 }
 
-# Every live Dovecot, so an interpreter exit (e.g. Ctrl-C in the demo) still
-# stops the servers. Entries are removed by stop().
-_LIVE: set[Dovecot] = set()
-_LIVE_LOCK = threading.Lock()
 
-class Dovecot:
+class Dovecot(ImapServer):
     """A private Dovecot 2.3 IMAP server on 127.0.0.1 with one user.
 
     Layout under ``base_dir``: ``dovecot.conf``, ``passwd``, ``dovecot.log``,
@@ -124,6 +114,11 @@ class Dovecot:
     ``INBOX.Routed.Security``, as Courier and Cyrus show it). A ``Junk``
     folder flagged ``\\Junk`` (RFC 6154 SPECIAL-USE) exists in every layout.
     """
+
+    name: ClassVar[str] = "dovecot"
+    title: ClassVar[str] = "Dovecot"
+    exited_message: ClassVar[str] = "dovecot exited with status {status} during startup\n{log}"
+    stop_at_exit: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -168,9 +163,7 @@ class Dovecot:
         :meth:`start`, so start from a thread that outlives the server (the
         main thread in tests and scripts) or pass False.
         """
-        self.base_dir = Path(base_dir).absolute()
-        self._user = user
-        self._password = password
+        super().__init__(base_dir, user, password, start_timeout=start_timeout, port=port)
         self.ssl = ssl
         self.disable_move = disable_move
         if layout not in _LAYOUTS:
@@ -178,12 +171,9 @@ class Dovecot:
         self.layout: Layout = layout
         self.minimal_capabilities = minimal_capabilities
         self.auth_config = auth_config
-        self._port = port
         self._ssl_port = ssl_port
         self.binary = binary
-        self.start_timeout = start_timeout
         self.die_with_parent = die_with_parent
-        self._proc: subprocess.Popen[bytes] | None = None
         self._private_run_dir: Path | None = None
         self._run_dir: Path | None = None
 
@@ -205,17 +195,6 @@ class Dovecot:
     # -- properties -----------------------------------------------------
 
     @property
-    def host(self) -> str:
-        return LOOPBACK
-
-    @property
-    def port(self) -> int:
-        """Plain IMAP port (STARTTLS available on it when ``ssl=True``)."""
-        if self._port is None:
-            raise RuntimeError("Dovecot has no port yet: call start() first")
-        return self._port
-
-    @property
     def ssl_port(self) -> int | None:
         """Implicit-TLS IMAP port, or None when built with ``ssl=False``."""
         if not self.ssl:
@@ -223,14 +202,6 @@ class Dovecot:
         if self._ssl_port is None:
             raise RuntimeError("Dovecot has no port yet: call start() first")
         return self._ssl_port
-
-    @property
-    def user(self) -> str:
-        return self._user
-
-    @property
-    def password(self) -> str:
-        return self._password
 
     @property
     def config_file(self) -> Path:
@@ -259,26 +230,9 @@ class Dovecot:
         """The personal namespace prefix ("" or "INBOX.")."""
         return _LAYOUTS[self.layout][3]
 
-    def server_name(self, logical: str) -> str:
-        """The name this server uses for router's logical ``a/b`` folder."""
-        return logical_to_server(logical, self.prefix, self.separator)
-
-    def logical_name(self, name: str) -> str:
-        """Router's logical ``a/b`` name for a folder name this server lists."""
-        return server_to_logical(name, self.prefix, self.separator)
-
     @property
     def maildir(self) -> Path:
         return self.home / "Maildir"
-
-    @property
-    def running(self) -> bool:
-        return self._proc is not None and self._proc.poll() is None
-
-    @property
-    def master_pid(self) -> int | None:
-        """Pid of the Dovecot master (also the session id of all its processes)."""
-        return self._proc.pid if self._proc is not None else None
 
     @property
     def run_dir(self) -> Path | None:
@@ -294,39 +248,12 @@ class Dovecot:
 
     # -- lifecycle ------------------------------------------------------
 
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    def start(self) -> None:
-        """Write the config, launch ``dovecot -F`` and wait until a login works.
-
-        Raises RuntimeError (with the log tail) if Dovecot is not installed,
-        exits, or does not serve a successful LOGIN within ``start_timeout``.
-        """
-        if self.running:
-            raise RuntimeError("Dovecot already running")
+    def _check_installed(self) -> None:
         if not Path(self.binary).is_file():
             raise RuntimeError(
                 f"{self.binary} not found: the IMAP integration harness needs a real Dovecot "
                 "(Debian/Ubuntu: apt-get install dovecot-imapd)"
             )
-        try:
-            self._launch()
-            self._wait_ready()
-        except BaseException:
-            self.stop()
-            raise
-        assert self._proc is not None
-        log.info("dovecot ready on %s:%s (pid %s, dir %s)", self.host, self._port, self._proc.pid, self.base_dir)
 
     def stop(self, timeout: float = 10.0, *, graceful: bool = False) -> None:
         """Stop the master and every process it started; keep all data.
@@ -378,19 +305,12 @@ class Dovecot:
             proc.wait()
         # The log process exits once every writer has gone; anything else
         # still around after a grace period is killed.
-        grace = time.monotonic() + 2.0
-        while _session_members(sid) and time.monotonic() < grace:
-            time.sleep(0.01)
-        for child in _session_members(sid):
-            log.warning("killing leftover dovecot process %s (%s)", child.pid, child.title)
-            _signal(child, signal.SIGKILL)
+        kill_leftovers(sid, name=self.name, interval=0.01)
         if self._run_dir is not None:
             # A SIGKILLed master leaves its pid file; a stale one could make
             # the next start() think Dovecot is still running (pid reuse).
             (self._run_dir / "master.pid").unlink(missing_ok=True)
-        self._proc = None
-        with _LIVE_LOCK:
-            _LIVE.discard(self)
+        self._forget()
         self._remove_private_run_dir()
         log.debug("dovecot in %s stopped", self.base_dir)
 
@@ -406,18 +326,17 @@ class Dovecot:
         Existing client connections are dropped, which is the point: it lets
         tests exercise the daemon's reconnect path.
         """
-        self.stop()
         # Dovecot sets SO_REUSEADDR, so TIME_WAIT sockets do not block rebinding.
-        self.start()
+        super().restart()
 
     # -- IMAP helpers -----------------------------------------------------
 
     def client(
         self,
+        timeout: float = 10.0,
         *,
         tls: Literal["none", "starttls", "implicit"] = "none",
         ssl_context: ssl.SSLContext | None = None,
-        timeout: float = 10.0,
     ) -> IMAPClient:
         """A logged-in IMAPClient; use it as a context manager to log out.
 
@@ -440,64 +359,6 @@ class Dovecot:
             client.shutdown()
             raise
         return client
-
-    def append(
-        self,
-        folder: str,
-        raw: bytes,
-        flags: Sequence[bytes | str] = (),
-        msg_time: dt.datetime | None = None,
-    ) -> int:
-        """APPEND ``raw`` to logical ``folder`` (created if missing); returns its UID."""
-        folder = self.server_name(folder)
-        with self.client() as c:
-            if not c.folder_exists(folder):
-                c.create_folder(folder)
-            response = c.append(folder, raw, flags=tuple(flags), msg_time=msg_time)
-        match = re.search(rb"APPENDUID \d+ (\d+)", response)
-        if match is None:
-            raise RuntimeError(f"Dovecot sent no APPENDUID: {response!r}")
-        return int(match.group(1))
-
-    def folders(self) -> list[str]:
-        with self.client() as c:
-            return sorted(self.logical_name(name) for _flags, _delim, name in c.list_folders())
-
-    def uids(self, folder: str = "INBOX") -> list[int]:
-        """UIDs in logical ``folder``, ascending (read-only: flags are not touched)."""
-        folder = self.server_name(folder)
-        with self.client() as c:
-            c.select_folder(folder, readonly=True)
-            return sorted(c.search("ALL"))
-
-    def uidvalidity(self, folder: str = "INBOX") -> int:
-        folder = self.server_name(folder)
-        with self.client() as c:
-            return int(c.folder_status(folder, [b"UIDVALIDITY"])[b"UIDVALIDITY"])
-
-    def list_folder(self, folder: str = "INBOX") -> list[bytes]:
-        """Raw RFC 822 bytes of every message in ``folder``, by ascending UID.
-
-        Uses BODY.PEEK so \\Seen is not set as a side effect.
-        """
-        folder = self.server_name(folder)
-        with self.client() as c:
-            c.select_folder(folder, readonly=True)
-            uids = sorted(c.search("ALL"))
-            if not uids:
-                return []
-            data = c.fetch(uids, ["BODY.PEEK[]"])
-            return [data[uid][b"BODY[]"] for uid in uids]
-
-    def flags(self, folder: str = "INBOX") -> dict[int, tuple[bytes, ...]]:
-        """UID -> flags, for checking \\Seen / \\Deleted handling."""
-        folder = self.server_name(folder)
-        with self.client() as c:
-            c.select_folder(folder, readonly=True)
-            uids = c.search("ALL")
-            if not uids:
-                return {}
-            return {uid: tuple(d[b"FLAGS"]) for uid, d in c.fetch(uids, ["FLAGS"]).items()}
 
     def recreate_inbox_same_messages(self) -> tuple[int, int]:
         """Delete INBOX and re-create it holding the same messages.
@@ -552,27 +413,8 @@ class Dovecot:
         self._write_config()
         # -F: stay in the foreground so this object owns the master pid and
         # can reap it; no daemonising, no pid-file guessing.
-        argv = [self.binary, "-F", "-c", str(self.config_file)]
-        setpriv = shutil.which("setpriv")
-        if self.die_with_parent and setpriv is not None:
-            # If this process is SIGKILLed (or a CI timeout SIGTERMs it, which
-            # skips atexit), the kernel SIGTERMs the master. setpriv execs
-            # dovecot in place, so the pid is still the master's.
-            argv = [setpriv, "--pdeathsig", "TERM", "--", *argv]
-        elif self.die_with_parent:
-            log.debug("setpriv not found: dovecot will not die with this process")
-        with open(self.base_dir / "dovecot.stderr", "ab") as stderr:
-            self._proc = subprocess.Popen(
-                argv,
-                stdin=subprocess.DEVNULL,
-                stdout=stderr,
-                stderr=stderr,
-                cwd=self.base_dir,
-                start_new_session=True,  # Ctrl-C in a demo must not half-kill it
-            )
-        with _LIVE_LOCK:
-            _LIVE.add(self)
-        log.debug("dovecot pid %s starting on %s:%s", self._proc.pid, self.host, self._port)
+        self._spawn([self.binary, "-F", "-c", str(self.config_file)], self.base_dir / "dovecot.stderr",
+                    die_with_parent=self.die_with_parent)
 
     def _prepare_dirs(self) -> None:
         self.base_dir.mkdir(parents=True, exist_ok=True)
@@ -662,16 +504,7 @@ class Dovecot:
             "  }",
             "}",
         ]
-        lines += [self.auth_config] if self.auth_config is not None else [
-            "passdb {",
-            "  driver = passwd-file",
-            f"  args = scheme=PLAIN username_format=%u {base / 'passwd'}",
-            "}",
-            "userdb {",
-            "  driver = static",
-            f"  args = uid={self._mail_uid} gid={self._mail_gid} home={base / 'home'}/%u",
-            "}",
-        ]
+        lines += [self.auth_config] if self.auth_config is not None else self.password_auth_config()
         if self.ssl:
             key = self.cert_file.parent / "key.pem"
             lines += [
@@ -715,6 +548,24 @@ class Dovecot:
             ]
         self.config_file.write_text("\n".join(lines) + "\n")
 
+    def password_auth_config(self) -> list[str]:
+        """The generated passdb (this sandbox's ``passwd`` file) and static userdb, as config lines.
+
+        An ``auth_config`` that adds a passdb (e.g. oauth2) keeps these so the
+        readiness probe's plain LOGIN still works.
+        """
+        base = self.base_dir
+        return [
+            "passdb {",
+            "  driver = passwd-file",
+            f"  args = scheme=PLAIN username_format=%u {base / 'passwd'}",
+            "}",
+            "userdb {",
+            "  driver = static",
+            f"  args = uid={self._mail_uid} gid={self._mail_gid} home={base / 'home'}/%u",
+            "}",
+        ]
+
     def _wait_ready(self) -> None:
         """Poll until the port greets and a LOGIN + SELECT succeeds.
 
@@ -724,39 +575,21 @@ class Dovecot:
         awaited in short slices so a master that dies meanwhile is noticed at
         once, and a foreign listener on the port cannot stall the probe.
         """
-        assert self._proc is not None
-        deadline = time.monotonic() + self.start_timeout
-        last_error: BaseException | None = None
-        while time.monotonic() < deadline:
-            self._raise_if_exited()
-            try:
-                self._await_greeting(deadline)
-                if self.auth_config is not None:
-                    # Custom auth (e.g. passdb oauth2): this object cannot log
-                    # in with a password, so a greeting is all it can await.
-                    return
-                with self.client(timeout=max(0.5, deadline - time.monotonic())) as c:
-                    c.select_folder("INBOX")
-                if self.ssl:
-                    ctx = ssl.create_default_context(cafile=str(self.cert_file))
-                    with self.client(tls="implicit", ssl_context=ctx, timeout=max(0.5, deadline - time.monotonic())):
-                        pass
-                return
-            except (OSError, IMAPClient.Error) as exc:
-                last_error = exc
-                time.sleep(0.02)
-        self._raise_if_exited()
-        raise RuntimeError(
-            f"dovecot did not serve a login on {self.host}:{self._port} within "
-            f"{self.start_timeout}s (last error: {last_error!r})\n{self.log_tail()}"
-        )
+        self._await_ready(self._ready_probe, retry_on=NOT_YET, interval=0.02)
 
-    def _raise_if_exited(self) -> None:
-        assert self._proc is not None
-        if self._proc.poll() is not None:
-            raise RuntimeError(
-                f"dovecot exited with status {self._proc.returncode} during startup\n{self.log_tail()}"
-            )
+    def _ready_probe(self, deadline: float) -> bool:
+        self._await_greeting(deadline)
+        if self.auth_config is not None:
+            # Custom auth (e.g. passdb oauth2): this object cannot log
+            # in with a password, so a greeting is all it can await.
+            return True
+        with self.client(timeout=max(0.5, deadline - time.monotonic())) as c:
+            c.select_folder("INBOX")
+        if self.ssl:
+            ctx = ssl.create_default_context(cafile=str(self.cert_file))
+            with self.client(tls="implicit", ssl_context=ctx, timeout=max(0.5, deadline - time.monotonic())):
+                pass
+        return True
 
     def _await_greeting(self, deadline: float) -> None:
         with socket.create_connection((self.host, self.port), timeout=0.5) as sock:
@@ -776,12 +609,3 @@ class Dovecot:
             if not data.startswith(b"* OK"):
                 raise ConnectionError(f"unexpected greeting {data[:80]!r}")
 
-
-def _stop_all_at_exit() -> None:
-    with _LIVE_LOCK:
-        live = list(_LIVE)
-    for server in live:
-        server.stop()
-
-
-atexit.register(_stop_all_at_exit)

@@ -338,7 +338,6 @@ def dovecot_auth_config(dovecot: Dovecot, server: TokenServer) -> str:
         "active_value = true",
         "",
     ]))
-    uid, gid = dovecot._mail_uid, dovecot._mail_gid
     return "\n".join([
         "auth_mechanisms = plain login xoauth2 oauthbearer",
         "passdb {",
@@ -346,14 +345,7 @@ def dovecot_auth_config(dovecot: Dovecot, server: TokenServer) -> str:
         "  mechanisms = xoauth2 oauthbearer",
         f"  args = {ext}",
         "}",
-        "passdb {",
-        "  driver = passwd-file",
-        f"  args = scheme=PLAIN username_format=%u {base / 'passwd'}",
-        "}",
-        "userdb {",
-        "  driver = static",
-        f"  args = uid={uid} gid={gid} home={base / 'home'}/%u",
-        "}",
+        *dovecot.password_auth_config(),
     ])
 
 

@@ -20,8 +20,6 @@ module runs only the server's own tools (``initdb``, ``createdb``,
 
 from __future__ import annotations
 
-import atexit
-import logging
 import os
 import pwd
 import secrets
@@ -29,19 +27,12 @@ import shutil
 import signal
 import subprocess
 import tempfile
-import threading
-import time
 from pathlib import Path
-from types import TracebackType
+from typing import ClassVar
 
-from router.testing.procs import LOOPBACK, free_port
-
-log = logging.getLogger(__name__)
+from router.testing.procs import ServerProcess, _tail, free_port, terminate
 
 __all__ = ["Postgres", "postgres_bindir"]
-
-_LIVE: set[Postgres] = set()
-_LIVE_LOCK = threading.Lock()
 
 
 def postgres_bindir() -> Path:
@@ -66,7 +57,7 @@ def _server_account() -> pwd.struct_passwd | None:
     raise RuntimeError("running as root and neither the 'postgres' nor the 'nobody' account exists for PostgreSQL")
 
 
-class Postgres:
+class Postgres(ServerProcess):
     """One PostgreSQL server on loopback, owned by this process.
 
     ``with Postgres() as pg: url = pg.url("router")`` — the superuser is
@@ -74,13 +65,18 @@ class Postgres:
     database per test.  :meth:`stop` keeps nothing: the directory is removed.
     """
 
+    name: ClassVar[str] = "postgres"
+    title: ClassVar[str] = "PostgreSQL"
+    exited_message: ClassVar[str] = "postgres exited during start-up:\n{log}"
+    timeout_message: ClassVar[str] = "postgres did not accept connections within {timeout}s:\n{log}"
+    stop_at_exit: ClassVar[bool] = True
+
     def __init__(self, base_dir: Path | None = None, *, user: str = "router", start_timeout: float = 30.0) -> None:
         self._own_dir = base_dir is None
         self.base_dir = Path(tempfile.mkdtemp(prefix="router-pg-")) if base_dir is None else base_dir
         self.user = user
         self.password = secrets.token_urlsafe(18)
         self.start_timeout = start_timeout
-        self.host = LOOPBACK
         self.port = 0
         self._proc: subprocess.Popen[bytes] | None = None
         self._bindir = postgres_bindir()
@@ -104,67 +100,28 @@ class Postgres:
         """The password alone on one line (what the store's `password_file` reads)."""
         return self.base_dir / "password"
 
-    @property
-    def running(self) -> bool:
-        return self._proc is not None and self._proc.poll() is None
-
     def url(self, database: str = "postgres") -> str:
         """The store's `[state] url` for `database` (no password: that comes from a file or env)."""
         return f"postgresql://{self.user}@{self.host}:{self.port}/{database}"
 
-    # -- life cycle ---------------------------------------------------------------
-    def __enter__(self) -> Postgres:
-        self.start()
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
-        self.stop()
-
-    def start(self) -> None:
-        """initdb (once), launch ``postgres`` and wait until it accepts connections.
-
-        Raises RuntimeError with the log tail when anything fails: a test
-        that needs PostgreSQL fails loudly, never skips.
-        """
-        if self.running:
-            raise RuntimeError("PostgreSQL already running")
-        try:
-            if not (self.data_dir / "PG_VERSION").exists():
-                self._initdb()
-            self.port = free_port()
-            self._launch()
-            self._wait_ready()
-        except BaseException:
-            self.stop()
-            raise
-        log.info("postgres ready on %s:%s (dir %s)", self.host, self.port, self.base_dir)
-
+    # -- life cycle (start() and the context manager come from ServerProcess) ------
     def stop(self, timeout: float = 15.0) -> None:
         """Stop the server and remove its directory (when this object made it)."""
         self.halt(timeout)
-        with _LIVE_LOCK:
-            _LIVE.discard(self)
+        self._forget()
         if self._own_dir:
             shutil.rmtree(self.base_dir, ignore_errors=True)
 
     def resume(self) -> None:
         """Start a halted server again on the same port with its data: an outage, as clients see one."""
-        self._launch()
+        self._start_server()
         self._wait_ready()
 
     def halt(self, timeout: float = 15.0) -> None:
         """Fast shutdown (SIGINT: roll back and disconnect clients), SIGKILL if it lingers; the data stays."""
-        proc = self._proc
+        proc, self._proc = self._proc, None
         if proc is not None:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGINT)
-                try:
-                    proc.wait(timeout)
-                except subprocess.TimeoutExpired:
-                    log.warning("postgres pid %s still running %ss after SIGINT; killing", proc.pid, timeout)
-                    proc.kill()
-                    proc.wait()
-            self._proc = None
+            terminate(proc, timeout, signum=signal.SIGINT, name=self.name)
 
     def create_database(self, name: str) -> str:
         """A new empty database owned by `user`; returns its url."""
@@ -173,11 +130,7 @@ class Postgres:
         return self.url(name)
 
     def log_tail(self, lines: int = 30) -> str:
-        try:
-            text = self.log_file.read_text(errors="replace")
-        except OSError:
-            return f"<{self.log_file} unreadable>"
-        return "\n".join(text.splitlines()[-lines:]) or "<empty log>"
+        return _tail(self.log_file, lines, empty="<empty log>")
 
     # -- internals --------------------------------------------------------------------
     def _initdb(self) -> None:
@@ -199,33 +152,35 @@ class Postgres:
             pwfile.unlink(missing_ok=True)
 
     def _launch(self) -> None:
+        """initdb (once) and launch ``postgres``; start() then waits until it accepts connections.
+
+        Any failure raises RuntimeError with the log tail: a test that needs
+        PostgreSQL fails loudly, never skips.
+        """
+        if not (self.data_dir / "PG_VERSION").exists():
+            self._initdb()
+        self.port = free_port()
+        self._start_server()
+
+    def _start_server(self) -> None:
         argv = [str(self._bindir / "postgres"), "-D", str(self.data_dir), "-h", self.host, "-p", str(self.port),
                 "-k", str(self.socket_dir), "-c", "fsync=off", "-c", "synchronous_commit=off",
                 "-c", "full_page_writes=off", "-c", "max_connections=200", "-c", "shared_buffers=32MB"]
-        setpriv = shutil.which("setpriv")
-        if setpriv is None:
+        if shutil.which("setpriv") is None:
             raise RuntimeError("setpriv (util-linux) not found: it ties PostgreSQL to the test process")
-        prefix = [setpriv, "--pdeathsig", "TERM"]
+        as_account: list[str] = []
         if self._account is not None:
-            prefix += [f"--reuid={self._account.pw_uid}", f"--regid={self._account.pw_gid}", "--clear-groups"]
-        with open(self.log_file, "ab") as out:
-            if self._account is not None:
-                os.chown(self.log_file, self._account.pw_uid, self._account.pw_gid)
-            self._proc = subprocess.Popen([*prefix, "--", *argv], stdin=subprocess.DEVNULL, stdout=out, stderr=out,
-                                          cwd=self.base_dir, start_new_session=True)
-        with _LIVE_LOCK:
-            _LIVE.add(self)
+            as_account = [f"--reuid={self._account.pw_uid}", f"--regid={self._account.pw_gid}", "--clear-groups"]
+            self.log_file.touch()
+            os.chown(self.log_file, self._account.pw_uid, self._account.pw_gid)
+        self._spawn(argv, self.log_file, setpriv_args=as_account)
+
+    def _port_for_log(self) -> object:
+        return self.port
 
     def _wait_ready(self) -> None:
-        deadline = time.monotonic() + self.start_timeout
         isready = [str(self._bindir / "pg_isready"), "-q", "-h", self.host, "-p", str(self.port), "-U", self.user]
-        while time.monotonic() < deadline:
-            if self._proc is None or self._proc.poll() is not None:
-                raise RuntimeError(f"postgres exited during start-up:\n{self.log_tail()}")
-            if subprocess.run(isready, check=False).returncode == 0:
-                return
-            time.sleep(0.1)
-        raise RuntimeError(f"postgres did not accept connections within {self.start_timeout}s:\n{self.log_tail()}")
+        self._await_ready(lambda _deadline: subprocess.run(isready, check=False).returncode == 0)
 
     def _run(self, argv: list[str], *, as_server: bool, env: dict[str, str] | None = None) -> None:
         if as_server and self._account is not None:
@@ -237,12 +192,3 @@ class Postgres:
             raise RuntimeError(f"{Path(argv[argv.index('--') + 1] if '--' in argv else argv[0]).name} failed "
                                f"({done.returncode}): {(done.stderr or done.stdout).strip()[-800:]}")
 
-
-def _stop_all_at_exit() -> None:
-    with _LIVE_LOCK:
-        live = list(_LIVE)
-    for server in live:
-        server.stop()
-
-
-atexit.register(_stop_all_at_exit)

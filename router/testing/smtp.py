@@ -7,10 +7,9 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
-from types import TracebackType
-from typing import Any, Literal, Self
+from typing import Any, Literal
 
-from router.testing.procs import LOOPBACK
+from router.testing.procs import LOOPBACK, Lifecycle
 
 log = logging.getLogger(__name__)
 
@@ -92,11 +91,13 @@ def _make_controller_class() -> type:
     return _PortZeroController
 
 
-class SmtpSink:
+class SmtpSink(Lifecycle):
     """A real SMTP server on 127.0.0.1 that keeps what it is sent.
 
     ``fail_with`` injects refusals so retry/backoff and bounce handling are
     tested against real SMTP replies rather than mocked exceptions.
+    ``with SmtpSink() as sink:`` starts and stops it; :meth:`restart` comes
+    back on the same port.
     """
 
     def __init__(self, hostname: str = LOOPBACK, port: int = 0, *, authenticator: Any = None) -> None:
@@ -128,18 +129,6 @@ class SmtpSink:
         """Snapshot of accepted messages, oldest first."""
         with self._cond:
             return list(self._messages)
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def start(self) -> None:
         if self._controller is not None:
@@ -179,11 +168,6 @@ class SmtpSink:
         controller, self._controller = self._controller, None
         if controller is not None:
             controller.stop()
-
-    def restart(self) -> None:
-        """Stop and start again on the same port."""
-        self.stop()
-        self.start()
 
     def fail_with(
         self,
