@@ -182,6 +182,8 @@ def main() -> int:
           f"scheduled polls: {polls} (interval {POLL}s, run {elapsed:.0f}s); daemon exit on SIGTERM: {code}")
     if push:
         print(line("server push, bare IDLE client", push) + f"   ({len(push)} of {len(mail)} announced)")
+    else:  # Courier without FAM announces nothing within the baseline's 10 s (it rechecks about once a minute)
+        print(f"{'server push, bare IDLE client':<34} none of {len(mail)} APPENDs announced within 10 s")
     if lat:
         print(line("router, APPEND to forward", lat) + f"   target p95 < 500 ms: "
               f"{'PASS' if percentile(lat, 95) < TARGET_S and not missing else 'FAIL'}")
