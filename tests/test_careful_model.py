@@ -94,11 +94,13 @@ def test_dataset_records_each_mails_writer_slice(tmp_path: Path) -> None:
     ex = dataset.load([tmp_path])
     assert [e.writer for e in ex] == ["a", "w7"]
     shipped = dataset.load([REPO / "training_data"])
-    # one slice per file for the first ten writers (the tenth's two files buried.en, buried.zh); the
-    # writers of other languages name their slice in each row (`world1` wrote four files)
+    # one slice per file for the first ten writers (the tenth's two files buried.en, buried.zh); later
+    # writers name their slice in each row (`world1` wrote four files, `crossed` two)
+    named = {"world1", "world2", "world3", "world4", "crossed"}
     stems = {p.stem for p in (REPO / "training_data").glob("*.jsonl")}
-    assert {e.writer for e in shipped} == {s for s in stems if not s.startswith("world")} | {"world1", "world2", "world3"}
-    assert len({e.writer for e in shipped}) == len({s for s in stems if not s.startswith("world")}) + 3
+    unnamed = {s for s in stems if s.split(".")[0] not in named}
+    assert {e.writer for e in shipped} == unnamed | named
+    assert len({e.writer for e in shipped}) == 17
 
 
 def test_benchmark_label_columns_are_found(tmp_path: Path) -> None:
