@@ -78,7 +78,7 @@ class Outbox:
         if not (sender.isascii() and all(r.isascii() for r in recipients)):
             self.send(email.message_from_bytes(wire, policy=email.policy.SMTP), sender, recipients)
             return
-        self._deliver(lambda smtp: _sendmail(smtp, sender, recipients, wire))
+        self._deliver(lambda smtp: smtp.sendmail(sender, recipients, wire))
 
     def _deliver(self, transaction: Callable[[smtplib.SMTP], dict[str, tuple[int, bytes]]]) -> None:
         """One mail transaction on the kept-open connection, with one fresh try if the server had dropped it."""
@@ -132,73 +132,3 @@ class Outbox:
 
 def _codes(recipients: dict[str, tuple[int, bytes]]) -> str:
     return ", ".join(f"{addr}: {code}" for addr, (code, _msg) in recipients.items())
-
-
-def _sendmail(smtp: smtplib.SMTP, sender: str, recipients: list[str], wire: bytes) -> dict[str, tuple[int, bytes]]:
-    """`smtp.sendmail(sender, recipients, wire)`, pipelined (RFC 2920) when the server offers PIPELINING.
-
-    smtplib waits for the answer to MAIL, to each RCPT and to DATA before it
-    sends the next command: four round trips a message.  A server that
-    offers PIPELINING gets MAIL, the RCPTs and DATA in one write; their
-    answers are read after, then the message, then its answer: two round
-    trips.  The same commands, the same answers judged the same way and the
-    same exceptions as `SMTP.sendmail` (so 4xx/5xx are told apart as
-    before); the message is sent only after a 354 to DATA and a 250 to MAIL
-    and to at least one RCPT, and is recorded by the caller only after its 250.
-    """
-    smtp.ehlo_or_helo_if_needed()
-    if not smtp.has_extn("pipelining"):
-        return smtp.sendmail(sender, recipients, wire)
-    options = f" size={len(wire)}" if smtp.does_esmtp and smtp.has_extn("size") else ""
-    commands = [f"MAIL FROM:{smtplib.quoteaddr(sender)}{options}"] + [f"RCPT TO:{smtplib.quoteaddr(r)}" for r in recipients]
-    smtp.send("".join(f"{c}\r\n" for c in [*commands, "DATA"]))
-    # The answers in order, judged as SMTP.sendmail judges them; a 421 closes at once (the server is leaving).
-    mail_code, mail_reply = smtp.getreply()
-    if mail_code == 421:
-        smtp.close()
-        raise smtplib.SMTPSenderRefused(mail_code, mail_reply, sender)
-    refused: dict[str, tuple[int, bytes]] = {}
-    for rcpt in recipients:
-        code, reply = smtp.getreply()
-        if code not in (250, 251):
-            refused[rcpt] = (code, reply)
-        if code == 421:
-            smtp.close()
-            raise smtplib.SMTPRecipientsRefused(refused)
-    data_code, data_reply = smtp.getreply()
-    if data_code == 421:
-        smtp.close()
-        raise smtplib.SMTPDataError(data_code, data_reply)
-    failed = mail_code != 250 or len(refused) == len(recipients)
-    if failed and data_code == 354:
-        # RFC 2920 section 3.1: the server took DATA though the transaction failed; end it, empty
-        smtp.send(b".\r\n")
-        smtp.getreply()
-    if mail_code != 250:
-        _rset(smtp)
-        raise smtplib.SMTPSenderRefused(mail_code, mail_reply, sender)
-    if len(refused) == len(recipients):
-        _rset(smtp)
-        raise smtplib.SMTPRecipientsRefused(refused)
-    if data_code != 354:
-        raise smtplib.SMTPDataError(data_code, data_reply)  # as SMTP.data(); _deliver sends RSET
-    body = smtplib._quote_periods(wire)  # type: ignore[attr-defined]  # as SMTP.data() sends it
-    if body[-2:] != b"\r\n":
-        body += b"\r\n"
-    smtp.send(body + b".\r\n")
-    code, reply = smtp.getreply()
-    if code != 250:
-        if code == 421:
-            smtp.close()
-        else:
-            _rset(smtp)
-        raise smtplib.SMTPDataError(code, reply)
-    return refused
-
-
-def _rset(smtp: smtplib.SMTP) -> None:
-    """SMTP._rset: RSET, ignoring a dropped connection (the caller raises the real error)."""
-    try:
-        smtp.rset()
-    except smtplib.SMTPServerDisconnected:
-        pass
