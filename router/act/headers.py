@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import email.policy
 import re
-from email.policy import Policy
 from email import headerregistry
 from email.contentmanager import _encode_text  # type: ignore[attr-defined]  # set_content()'s choice of encoding
+from email.policy import Policy
 from email.utils import format_datetime, parsedate_to_datetime
 from functools import lru_cache
 
