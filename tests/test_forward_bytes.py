@@ -40,6 +40,12 @@ def _cases() -> list[tuple[str, bytes]]:
                       b"Message-ID: <b4@mail.example>\r\n\r\n" + b"x" * 1200 + b"\r\n"),  # SMTP would refuse it
         ("bare-lf", mailkit.mail("Deposit not credited UID 23456789", "My deposit is missing.\nPlease check.",
                                  message_id="<b5@mail.example>").replace(b"\r\n", b"\n")),
+        ("display-name", mailkit.mail("Withdrawal Failed - UID 12345678", "My withdrawal failed.",
+                                      sender="=?utf-8?b?5byg5LiJ?= <zhang.san@mail.example>", message_id="<b6@mail.example>")),
+        ("long-zh-subject", mailkit.mail("提现失败-UID12345678 " + "我的提现一直没有到账，" * 8, "请帮忙查一下。",
+                                         message_id="<b7@mail.example>")),
+        ("odd-message-id", mailkit.mail("Where is my money", "Deposit missing since Monday.",
+                                        message_id="<" + "=?utf-8?q?x?=" + "y" * 90 + "@mail.example>")),
     ]
     for line in (EVAL / "mails.jsonl").read_text(encoding="utf-8").splitlines()[:40]:
         row = json.loads(line)

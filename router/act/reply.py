@@ -24,7 +24,7 @@ import jinja2
 
 from router import metrics, sla
 from router.act.forward import derived_message_id
-from router.act.headers import SMTP_POLICY, clean
+from router.act.headers import PLAIN_MSG_ID, SMTP_POLICY, clean, constant_line, header_line, text_body
 from router.act.outbox import Outbox, PermFail
 from router.config import Settings
 from router.decide import reply_address
@@ -116,6 +116,38 @@ def build_reply(settings: Settings, mail: ParsedMail, decision: Decision, templa
     return msg
 
 
+def reply_bytes(settings: Settings, mail: ParsedMail, decision: Decision, template: str) -> tuple[bytes, str]:
+    """The acknowledgement `build_reply` makes, as smtplib would send it (CRLF lines), and its Message-ID.
+
+    Written without `EmailMessage` and its header registry (about two thirds
+    of the cost of an acknowledgement): the headers in the same order, each
+    the bytes `BytesGenerator` writes (`headers.header_line`), the text part
+    encoded as `set_content` encodes it.  tests/test_reply_bytes.py holds the
+    two paths to the same bytes but for the Date.
+    """
+    subject, body = render(template, reply_context(settings, decision, template), settings.replies.templates)
+    to = reply_address(mail)
+    message_id = derived_message_id(mail.message_id, "reply", to, settings)
+    refs = [r for r in mail.references if r != mail.message_id][-10:] + [mail.message_id]
+    content, text = text_body(body)
+    head = b"".join(header_line(name, value) for name, value in (
+        ("From", settings.smtp.from_address),
+        ("To", clean(to, 320)),
+        ("Subject", subject),
+        ("Date", formatdate(localtime=False)),
+        ("Message-ID", message_id),
+        ("In-Reply-To", mail.message_id),
+        ("References", " ".join(refs)),
+        ("Auto-Submitted", "auto-replied"),
+        ("X-Auto-Response-Suppress", "All"),
+        (settings.loop_header, settings.smtp.from_address),
+    ))
+    wire = head + content + constant_line("MIME-Version", "1.0") + b"\r\n" + text
+    if not PLAIN_MSG_ID.fullmatch(message_id):  # what the registry makes of an odd one (an odd From domain)
+        message_id = str(SMTP_POLICY.header_factory("Message-ID", message_id))
+    return wire, message_id
+
+
 # -- the replier -------------------------------------------------------------
 class Replier:
     def __init__(self, settings: Settings, state: Store, outbox: Outbox) -> None:
@@ -142,10 +174,18 @@ class Replier:
             self._record(mail.message_id, case_id, sender, "suppressed", limited)
             log.info("reply suppressed", extra={"message_id": mail.message_id, "case_id": case_id, "reason": limited})
             return
-        msg = build_reply(self.settings, mail, decision, template)
+        if sender.isascii():
+            wire, reply_id = reply_bytes(self.settings, mail, decision, template)
+            msg = None
+        else:  # SMTPUTF8 (RFC 6531): smtplib's send_message writes the headers in UTF-8
+            msg = build_reply(self.settings, mail, decision, template)
+            reply_id = str(msg["Message-ID"])
         self._record(mail.message_id, case_id, sender, "sending", None)
         try:
-            self.outbox.send(msg, "", [sender])  # RFC 3834 3.3: null envelope sender
+            if msg is None:
+                self.outbox.send_bytes(wire, "", [sender])  # RFC 3834 3.3: null envelope sender
+            else:
+                self.outbox.send(msg, "", [sender])
         except PermFail as exc:
             # The customer's address is refused for good (a typo, a dead domain). The
             # acknowledgement is lost, not the message: it was forwarded and is filed as usual.
@@ -161,9 +201,9 @@ class Replier:
         self._record(mail.message_id, case_id, sender, "sent", template, replace_row=True)
         self.state.mark_acknowledged(case_id, time.time())  # the SLA clock: acknowledged
         # The customer answers our acknowledgement: its Message-ID leads back to the case.
-        self.state.link_message(case_id, str(msg["Message-ID"]))
+        self.state.link_message(case_id, reply_id)
         metrics.REPLIES.labels(outcome="sent", reason=template).inc()
-        self.state.event("replied", mail.message_id, f"acknowledgement ({template}) as {msg['Message-ID']}")
+        self.state.event("replied", mail.message_id, f"acknowledgement ({template}) as {reply_id}")
         log.info("replied", extra={"message_id": mail.message_id, "case_id": case_id, "template": template})
 
     def _limit(self, sender: str, case_id: str) -> str | None:
