@@ -197,6 +197,9 @@ def _identifier() -> Any:
 
     identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=False)
     identifier.set_languages(_MODEL_LANGS)
+    # set_languages keeps the table of all 97 languages (27 MiB) to restore
+    # them later; the router never does, and each process would hold it.
+    identifier._full_model = (identifier.nb_ptc, identifier.nb_pc, identifier.nb_classes)
     return identifier
 
 
