@@ -51,17 +51,22 @@ class CarefulModel:
     embedder: Any  # router.embeddings.Embedder
     _compiled: Any = field(default=None, repr=False, compare=False)
 
-    def predict_proba(self, tfidf: Any, texts: list[str]) -> Any:
-        import numpy as np
-        import scipy.sparse as sp
-
+    def compile(self) -> Any:
+        """The calibrated classifier's compiled form (fastpredict), made once."""
         if self._compiled is None:
             from router.fastpredict import CompiledCalibrated
 
             self._compiled = CompiledCalibrated(self.classifier)
+        return self._compiled
+
+    def predict_proba(self, tfidf: Any, texts: list[str]) -> Any:
+        import numpy as np
+        import scipy.sparse as sp
+
+        compiled = self.compile()
         emb = self.embedder.embed(texts)
         X = sp.hstack([sp.csr_matrix(tfidf), sp.csr_matrix(emb * np.float32(self.weight))], format="csr")
-        return self._compiled.predict_proba_features(X)
+        return compiled.predict_proba_features(X)
 
 
 @dataclass
@@ -90,11 +95,7 @@ class Classifier:
         """
         import numpy as np
 
-        if self._compiled is None:
-            from router.fastpredict import compile_pipeline
-
-            self._compiled = compile_pipeline(self.pipeline) or False
-        compiled = self._compiled or None
+        compiled = self._compiled_pipeline()
         tfidf = compiled.features(texts) if compiled is not None else None
         if compiled is not None:
             probs = compiled.calibrated.predict_proba_features(tfidf)
@@ -112,6 +113,33 @@ class Classifier:
         elif self.metadata.get("fast_only_reason"):
             stages = [f"fast ({self.metadata['fast_only_reason']})"] * len(texts)
         return self._predictions(probs, stages)
+
+    def _compiled_pipeline(self) -> Any:
+        """The fast pipeline's compiled form, made on first use; None when it has another shape."""
+        if self._compiled is None:
+            from router.fastpredict import compile_pipeline
+
+            self._compiled = compile_pipeline(self.pipeline) or False
+        return self._compiled or None
+
+    def compile(self, *, serving_only: bool = False) -> None:
+        """Make the compiled forms of both stages now (their first use would).
+
+        With `serving_only` (the daemon), the fitted vectorizers then drop
+        their vocabularies, about 26 MiB of Python objects that only the
+        compiled form's compact copy is read from (fastpredict.Vocabulary):
+        the daemon and its forked workers no longer hold, and copy, them.
+        The pipeline can then no longer turn text into features itself
+        (scikit-learn says it is not fitted); scoring goes through the
+        compiled form, as it always does for a pipeline `router train` made.
+        """
+        compiled = self._compiled_pipeline()
+        if self.careful is not None:
+            self.careful.compile()
+        if serving_only and compiled is not None:
+            for _name, vec in self.pipeline.named_steps["features"].transformer_list:
+                if hasattr(vec, "vocabulary_"):
+                    del vec.vocabulary_
 
     def hard_cases(self, probs: Any, texts: list[str], langs: list[str] | None) -> Any:
         """Rows for the careful model: unsure, or in a language outside zh/en."""

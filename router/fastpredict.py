@@ -18,26 +18,71 @@ import numpy as np
 import scipy.sparse as sp
 
 
+class Vocabulary:
+    """A fitted vectorizer's term -> column map, held as three arrays and one bytes object.
+
+    `TfidfVectorizer.vocabulary_` is a dict of about 100,000 str -> int, some
+    26 MiB of small Python objects for the two vectorizers.  A forked triage
+    worker that looks a term up writes the reference count of the int it
+    gets back, which copies that page out of the memory it shares with the
+    router; the daemon drops the dicts once this form is built (see
+    `Classifier.compile`).  Here a term is found by its str hash (sorted,
+    binary search over all of a text's terms at once) and then compared with
+    its UTF-8 bytes, so a lookup answers exactly as the dict does.  str hashes
+    are per process: a process builds its own (a fork inherits the seed).
+    """
+
+    def __init__(self, vocab: dict[str, int]) -> None:
+        terms = list(vocab)
+        hashes = np.fromiter((hash(t) for t in terms), dtype=np.int64, count=len(terms))
+        order = np.argsort(hashes, kind="stable")
+        self.hashes = hashes[order]
+        self.columns = np.fromiter((vocab[terms[i]] for i in order.tolist()), dtype=np.int64, count=len(terms))
+        encoded = [terms[i].encode("utf-8", "surrogatepass") for i in order.tolist()]
+        self.offsets = np.zeros(len(terms) + 1, dtype=np.int64)
+        np.cumsum([len(e) for e in encoded], out=self.offsets[1:])
+        self.blob = b"".join(encoded)
+        self.size = len(terms)
+
+    def __len__(self) -> int:
+        return self.size
+
+    def lookup(self, terms: list[str]) -> np.ndarray:
+        """The column of each term, -1 for a term outside the vocabulary."""
+        out = np.full(len(terms), -1, dtype=np.int64)
+        if not terms or not self.size:
+            return out
+        h = np.fromiter((hash(t) for t in terms), dtype=np.int64, count=len(terms))
+        pos = np.searchsorted(self.hashes, h)
+        hit = np.flatnonzero(self.hashes[np.minimum(pos, self.size - 1)] == h)
+        blob, offsets, hashes = self.blob, self.offsets, self.hashes
+        for k, p in zip(hit.tolist(), pos[hit].tolist()):
+            want = terms[k].encode("utf-8", "surrogatepass")
+            hk = int(h[k])
+            while p < self.size and int(hashes[p]) == hk:  # equal hashes sit side by side
+                if blob[int(offsets[p]) : int(offsets[p + 1])] == want:
+                    out[k] = self.columns[p]
+                    break
+                p += 1
+        return out
+
+
 class _Tfidf:
     def __init__(self, vec: Any) -> None:
         if vec.norm != "l2" or not vec.use_idf or vec.binary:
             raise TypeError("unsupported TfidfVectorizer settings")
         self.analyze: Callable[[str], list[str]] = vec.build_analyzer()
-        self.vocab: dict[str, int] = vec.vocabulary_
+        self.vocab = Vocabulary(vec.vocabulary_)
         self.idf = np.asarray(vec.idf_, dtype=np.float64)
         self.sublinear = bool(vec.sublinear_tf)
         self.size = len(self.vocab)
 
     def row(self, text: str) -> tuple[np.ndarray, np.ndarray]:
         counts = Counter(self.analyze(text))
-        idx, vals = [], []
-        for term, n in counts.items():
-            j = self.vocab.get(term)
-            if j is not None:
-                idx.append(j)
-                vals.append(n)
-        cols = np.asarray(idx, dtype=np.int64)
-        tf = np.asarray(vals, dtype=np.float64)
+        found = self.vocab.lookup(list(counts))
+        known = found >= 0
+        cols = found[known]
+        tf = np.fromiter(counts.values(), dtype=np.float64, count=len(counts))[known]
         if self.sublinear:
             tf = np.log(tf) + 1.0
         w = tf * self.idf[cols]

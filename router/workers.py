@@ -102,6 +102,7 @@ def _init(settings: Settings, level: int, fmt: str, threads: int, inherited: Cla
     else:
         _worker_classifier = classify.load(settings.model_path) if settings.model_path.exists() else None
         if _worker_classifier is not None:
+            _worker_classifier.compile(serving_only=True)
             _worker_classifier.warm_up()
 
 
@@ -121,6 +122,7 @@ def _load_weights(classifier: Classifier | None) -> None:
     """
     if classifier is None:
         return
+    classifier.compile(serving_only=True)  # the compact vocabularies, made once and shared
     language.preload()
     embedder = getattr(getattr(classifier, "careful", None), "embedder", None)
     load = getattr(embedder, "load", None)
