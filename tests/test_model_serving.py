@@ -70,3 +70,21 @@ def test_serving_only_drops_the_dicts_and_changes_no_probability(shipped: classi
         (p.category, p.stage, p.below_threshold, p.security_review) for p in before
     ]
     assert {p.stage for p in after} == {"fast", "careful"}, "both stages are exercised"
+
+
+def test_saved_models_use_the_pickle_container_and_joblib_files_still_load(shipped: classify.Classifier, tmp_path: Path) -> None:
+    assert MODEL.read_bytes()[: len(classify._CONTAINER)] != classify._CONTAINER, "the shipped file is joblib's"
+    path = tmp_path / "m.joblib"
+    classify.save(shipped, path)
+    assert path.read_bytes().startswith(classify._CONTAINER)
+    again = classify.load(path)
+    assert again.metadata == shipped.metadata and again.version == shipped.version
+    assert [p.probabilities for p in again.predict_texts(TEXTS)] == [p.probabilities for p in shipped.predict_texts(TEXTS)]
+
+
+def test_a_damaged_pickle_container_is_a_one_line_error(tmp_path: Path) -> None:
+    path = tmp_path / "m.joblib"
+    path.write_bytes(classify._CONTAINER + b"not zlib at all")
+    with pytest.raises(classify.ModelError, match="not a router model") as info:
+        classify.load(path)
+    assert "\n" not in str(info.value)
