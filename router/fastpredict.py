@@ -43,6 +43,7 @@ class Vocabulary:
         np.cumsum([len(e) for e in encoded], out=self.offsets[1:])
         self.blob = b"".join(encoded)
         self.size = len(terms)
+        self._shared_hashes = bool(np.any(self.hashes[1:] == self.hashes[:-1]))
 
     def __len__(self) -> int:
         return self.size
@@ -53,18 +54,31 @@ class Vocabulary:
         if not terms or not self.size:
             return out
         h = np.fromiter((hash(t) for t in terms), dtype=np.int64, count=len(terms))
-        pos = np.searchsorted(self.hashes, h)
-        hit = np.flatnonzero(self.hashes[np.minimum(pos, self.size - 1)] == h)
-        blob, offsets, hashes = self.blob, self.offsets, self.hashes
-        for k, p in zip(hit.tolist(), pos[hit].tolist()):
-            want = terms[k].encode("utf-8", "surrogatepass")
-            hk = int(h[k])
-            while p < self.size and int(hashes[p]) == hk:  # equal hashes sit side by side
-                if blob[int(offsets[p]) : int(offsets[p + 1])] == want:
-                    out[k] = self.columns[p]
-                    break
-                p += 1
+        pos = np.minimum(np.searchsorted(self.hashes, h), self.size - 1)
+        hit = np.flatnonzero(self.hashes[pos] == h)
+        if not len(hit):
+            return out
+        at = pos[hit]
+        if self._shared_hashes:  # two terms of the vocabulary share a hash: compare with each of them
+            for k, p in zip(hit.tolist(), at.tolist()):
+                out[k] = self._scan(terms[k], int(h[k]), p)
+            return out
+        blob = self.blob
+        same = [
+            blob[start:end] == terms[k].encode("utf-8", "surrogatepass")
+            for k, start, end in zip(hit.tolist(), self.offsets[at].tolist(), self.offsets[at + 1].tolist())
+        ]
+        keep = np.asarray(same, dtype=bool)
+        out[hit[keep]] = self.columns[at[keep]]
         return out
+
+    def _scan(self, term: str, h: int, p: int) -> int:
+        want = term.encode("utf-8", "surrogatepass")
+        while p < self.size and int(self.hashes[p]) == h:  # equal hashes sit side by side
+            if self.blob[int(self.offsets[p]) : int(self.offsets[p + 1])] == want:
+                return int(self.columns[p])
+            p += 1
+        return -1
 
 
 class _Tfidf:

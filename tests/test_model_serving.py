@@ -49,6 +49,17 @@ def test_vocabulary_answers_as_the_dict(shipped: classify.Classifier) -> None:
     assert Vocabulary({"a": 0}).lookup([]).tolist() == []
 
 
+def test_vocabulary_terms_sharing_a_hash_are_told_apart_by_their_bytes(monkeypatch: pytest.MonkeyPatch) -> None:
+    from router import fastpredict
+
+    monkeypatch.setattr(fastpredict, "hash", lambda term: len(term) % 2, raising=False)  # every term collides
+    d = {"ab": 3, "cd": 0, "x": 1, "充值": 2, "ü": 4}
+    vocab = Vocabulary(d)
+    assert vocab._shared_hashes
+    probe = ["ab", "cd", "ef", "x", "y", "充值", "提现", "ü", "u", ""]
+    assert vocab.lookup(probe).tolist() == [d.get(t, -1) for t in probe]
+
+
 def test_compiled_features_equal_scikit_learns(shipped: classify.Classifier) -> None:
     compiled = compile_pipeline(shipped.pipeline)
     assert compiled is not None
