@@ -43,7 +43,13 @@ class Vocabulary:
         np.cumsum([len(e) for e in encoded], out=self.offsets[1:])
         self.blob = b"".join(encoded)
         self.size = len(terms)
-        self._shared_hashes = bool(np.any(self.hashes[1:] == self.hashes[:-1]))
+        # CPython hashes a str's stored bytes, so "j0" (UCS-1) and "な" (UCS-2,
+        # the same two bytes) share a hash: a hundred pairs in a vocabulary
+        # that mixes Chinese and Latin n-grams.  Those positions are scanned.
+        same = self.hashes[1:] == self.hashes[:-1]
+        self._shared = np.zeros(len(terms), dtype=bool)
+        self._shared[:-1] |= same
+        self._shared[1:] |= same
 
     def __len__(self) -> int:
         return self.size
@@ -58,11 +64,12 @@ class Vocabulary:
         hit = np.flatnonzero(self.hashes[pos] == h)
         if not len(hit):
             return out
-        at = pos[hit]
-        if self._shared_hashes:  # two terms of the vocabulary share a hash: compare with each of them
-            for k, p in zip(hit.tolist(), at.tolist()):
+        shared = self._shared[pos[hit]]
+        if shared.any():  # terms of the vocabulary that share this hash: compare with each of them
+            for k, p in zip(hit[shared].tolist(), pos[hit[shared]].tolist()):
                 out[k] = self._scan(terms[k], int(h[k]), p)
-            return out
+            hit = hit[~shared]
+        at = pos[hit]
         blob = self.blob
         same = [
             blob[start:end] == terms[k].encode("utf-8", "surrogatepass")
