@@ -76,6 +76,7 @@ class Classifier:
     path: Path | None = None
     careful: CarefulModel | None = None
     _compiled: Any = field(default=None, repr=False, compare=False)
+    serving_only: bool = field(default=False, repr=False, compare=False)  # see `compile`: cannot be saved
 
     @property
     def version(self) -> str:
@@ -140,6 +141,7 @@ class Classifier:
             for _name, vec in self.pipeline.named_steps["features"].transformer_list:
                 if hasattr(vec, "vocabulary_"):
                     del vec.vocabulary_
+            self.serving_only = True
 
     def hard_cases(self, probs: Any, texts: list[str], langs: list[str] | None) -> Any:
         """Rows for the careful model: unsure, or in a language outside zh/en."""
@@ -321,6 +323,8 @@ def save(clf: Classifier, path: Path) -> None:
     import os
     import tempfile
 
+    if clf.serving_only:
+        raise ModelError("this model was compiled for serving and dropped its vocabularies; save the one `router train` made")
     path.parent.mkdir(parents=True, exist_ok=True)
     blob: dict[str, Any] = {"format": MODEL_FORMAT, "pipeline": clf.pipeline, "metadata": clf.metadata}
     if clf.careful is not None:

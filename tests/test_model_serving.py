@@ -84,6 +84,14 @@ def test_serving_only_drops_the_dicts_and_changes_no_probability(shipped: classi
     assert {p.stage for p in after} == {"fast", "careful"}, "both stages are exercised"
 
 
+def test_a_model_compiled_for_serving_is_not_saved(tmp_path: Path) -> None:
+    served = classify.load(MODEL)
+    served.compile(serving_only=True)
+    with pytest.raises(classify.ModelError, match="compiled for serving"):
+        classify.save(served, tmp_path / "m.joblib")
+    assert not (tmp_path / "m.joblib").exists()
+
+
 def test_saved_models_use_the_pickle_container_and_joblib_files_still_load(shipped: classify.Classifier, tmp_path: Path) -> None:
     assert MODEL.read_bytes()[: len(classify._CONTAINER)] != classify._CONTAINER, "the shipped file is joblib's"
     path = tmp_path / "m.joblib"
