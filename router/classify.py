@@ -1,6 +1,6 @@
 """Load the trained model and predict a category with a probability.
 
-A joblib file is executable code when loaded, so models are loaded only from
+A model file (a pickle) is executable code when loaded, so models are loaded only from
 the configured path (or a path an analyst names on the command line), never
 from mail or the network.  The file holds a dict: {"format", "pipeline",
 "metadata", "careful"}; the metadata is also written beside it as JSON for people.
@@ -51,17 +51,22 @@ class CarefulModel:
     embedder: Any  # router.embeddings.Embedder
     _compiled: Any = field(default=None, repr=False, compare=False)
 
-    def predict_proba(self, tfidf: Any, texts: list[str]) -> Any:
-        import numpy as np
-        import scipy.sparse as sp
-
+    def compile(self) -> Any:
+        """The calibrated classifier's compiled form (fastpredict), made once."""
         if self._compiled is None:
             from router.fastpredict import CompiledCalibrated
 
             self._compiled = CompiledCalibrated(self.classifier)
+        return self._compiled
+
+    def predict_proba(self, tfidf: Any, texts: list[str]) -> Any:
+        import numpy as np
+        import scipy.sparse as sp
+
+        compiled = self.compile()
         emb = self.embedder.embed(texts)
         X = sp.hstack([sp.csr_matrix(tfidf), sp.csr_matrix(emb * np.float32(self.weight))], format="csr")
-        return self._compiled.predict_proba_features(X)
+        return compiled.predict_proba_features(X)
 
 
 @dataclass
@@ -71,6 +76,7 @@ class Classifier:
     path: Path | None = None
     careful: CarefulModel | None = None
     _compiled: Any = field(default=None, repr=False, compare=False)
+    serving_only: bool = field(default=False, repr=False, compare=False)  # see `compile`: cannot be saved
 
     @property
     def version(self) -> str:
@@ -90,11 +96,7 @@ class Classifier:
         """
         import numpy as np
 
-        if self._compiled is None:
-            from router.fastpredict import compile_pipeline
-
-            self._compiled = compile_pipeline(self.pipeline) or False
-        compiled = self._compiled or None
+        compiled = self._compiled_pipeline()
         tfidf = compiled.features(texts) if compiled is not None else None
         if compiled is not None:
             probs = compiled.calibrated.predict_proba_features(tfidf)
@@ -112,6 +114,34 @@ class Classifier:
         elif self.metadata.get("fast_only_reason"):
             stages = [f"fast ({self.metadata['fast_only_reason']})"] * len(texts)
         return self._predictions(probs, stages)
+
+    def _compiled_pipeline(self) -> Any:
+        """The fast pipeline's compiled form, made on first use; None when it has another shape."""
+        if self._compiled is None:
+            from router.fastpredict import compile_pipeline
+
+            self._compiled = compile_pipeline(self.pipeline) or False
+        return self._compiled or None
+
+    def compile(self, *, serving_only: bool = False) -> None:
+        """Make the compiled forms of both stages now (their first use would).
+
+        With `serving_only` (the daemon), the fitted vectorizers then drop
+        their vocabularies, about 26 MiB of Python objects that only the
+        compiled form's compact copy is read from (fastpredict.Vocabulary):
+        the daemon and its forked workers no longer hold, and copy, them.
+        The pipeline can then no longer turn text into features itself
+        (scikit-learn says it is not fitted); scoring goes through the
+        compiled form, as it always does for a pipeline `router train` made.
+        """
+        compiled = self._compiled_pipeline()
+        if self.careful is not None:
+            self.careful.compile()
+        if serving_only and compiled is not None:
+            for _name, vec in self.pipeline.named_steps["features"].transformer_list:
+                if hasattr(vec, "vocabulary_"):
+                    del vec.vocabulary_
+            self.serving_only = True
 
     def hard_cases(self, probs: Any, texts: list[str], langs: list[str] | None) -> Any:
         """Rows for the careful model: unsure, or in a language outside zh/en."""
@@ -195,9 +225,37 @@ def metadata_path(model_path: Path) -> Path:
     return model_path.with_suffix(".json")
 
 
+# The file's container since issue 14: this line, then the blob pickled
+# (protocol 5) and zlib-compressed.  joblib's own files load through the
+# pure-Python unpickler (it must, to rebuild its numpy wrappers): ~1 s for the
+# shipped model against ~0.2 s here.  Files that lack the line are joblib's
+# (every model written before) and still load.
+_CONTAINER = b"router-model zlib+pickle5\n"
+
+
+def _read_blob(path: Path) -> Any:
+    with path.open("rb") as f:
+        head = f.read(len(_CONTAINER))
+        if head == _CONTAINER:
+            import pickle
+            import zlib
+
+            return pickle.loads(zlib.decompress(f.read()))
+    import joblib
+
+    return joblib.load(path)
+
+
+def _write_blob(blob: Any, f: Any) -> None:
+    import pickle
+    import zlib
+
+    f.write(_CONTAINER)
+    f.write(zlib.compress(pickle.dumps(blob, protocol=5), 3))
+
+
 def load(path: Path) -> Classifier:
     """Load a model file; every failure becomes a one-line ModelError."""
-    import joblib
     import sklearn
 
     if not path.exists():
@@ -207,7 +265,7 @@ def load(path: Path) -> Classifier:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", category=UserWarning)  # InconsistentVersionWarning
-            blob = joblib.load(path)
+            blob = _read_blob(path)
     except Exception as exc:  # noqa: BLE001 - corrupt pickles raise anything
         name = type(exc).__name__
         if "InconsistentVersion" in name or "version" in str(exc).lower():
@@ -265,14 +323,14 @@ def save(clf: Classifier, path: Path) -> None:
     import os
     import tempfile
 
-    import joblib
-
+    if clf.serving_only:
+        raise ModelError("this model was compiled for serving and dropped its vocabularies; save the one `router train` made")
     path.parent.mkdir(parents=True, exist_ok=True)
     blob: dict[str, Any] = {"format": MODEL_FORMAT, "pipeline": clf.pipeline, "metadata": clf.metadata}
     if clf.careful is not None:
         blob["careful"] = {"classifier": clf.careful.classifier, "weight": clf.careful.weight}
     for target, writer in (
-        (path, lambda f: joblib.dump(blob, f, compress=3)),
+        (path, lambda f: _write_blob(blob, f)),
         (metadata_path(path), lambda f: f.write(json.dumps(clf.metadata, indent=2, ensure_ascii=False, sort_keys=True).encode() + b"\n")),
     ):
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{target.name}.")

@@ -511,6 +511,7 @@ def _load_model(settings: Settings, warm: bool = True) -> classify.Classifier | 
         log.warning("no model file; categories come from subject types and rules", extra={"model": str(settings.model_path)})
         return None
     clf = classify.load(settings.model_path)
+    clf.compile(serving_only=True)  # the daemon scores through the compiled form only
     if warm:
         clf.warm_up_in_background()  # start-up (login, folders) goes on while the models load
     metrics.MODEL.labels(version=clf.version).set(1)

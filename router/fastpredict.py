@@ -18,26 +18,92 @@ import numpy as np
 import scipy.sparse as sp
 
 
+class Vocabulary:
+    """A fitted vectorizer's term -> column map, held as three arrays and one bytes object.
+
+    `TfidfVectorizer.vocabulary_` is a dict of about 100,000 str -> int, some
+    26 MiB of small Python objects for the two vectorizers.  A forked triage
+    worker that looks a term up writes the reference count of the int it
+    gets back, which copies that page out of the memory it shares with the
+    router; the daemon drops the dicts once this form is built (see
+    `Classifier.compile`).  Here a term is found by its str hash (sorted,
+    binary search over all of a text's terms at once) and then compared with
+    its UTF-8 bytes, so a lookup answers exactly as the dict does.  str hashes
+    are per process: a process builds its own (a fork inherits the seed).
+    """
+
+    def __init__(self, vocab: dict[str, int]) -> None:
+        terms = list(vocab)
+        hashes = np.fromiter((hash(t) for t in terms), dtype=np.int64, count=len(terms))
+        order = np.argsort(hashes, kind="stable")
+        self.hashes = hashes[order]
+        self.columns = np.fromiter((vocab[terms[i]] for i in order.tolist()), dtype=np.int64, count=len(terms))
+        encoded = [terms[i].encode("utf-8", "surrogatepass") for i in order.tolist()]
+        self.offsets = np.zeros(len(terms) + 1, dtype=np.int64)
+        np.cumsum([len(e) for e in encoded], out=self.offsets[1:])
+        self.blob = b"".join(encoded)
+        self.size = len(terms)
+        # CPython hashes a str's stored bytes, so "j0" (UCS-1) and "な" (UCS-2,
+        # the same two bytes) share a hash: a hundred pairs in a vocabulary
+        # that mixes Chinese and Latin n-grams.  Those positions are scanned.
+        same = self.hashes[1:] == self.hashes[:-1]
+        self._shared = np.zeros(len(terms), dtype=bool)
+        self._shared[:-1] |= same
+        self._shared[1:] |= same
+
+    def __len__(self) -> int:
+        return self.size
+
+    def lookup(self, terms: list[str]) -> np.ndarray:
+        """The column of each term, -1 for a term outside the vocabulary."""
+        out = np.full(len(terms), -1, dtype=np.int64)
+        if not terms or not self.size:
+            return out
+        h = np.fromiter((hash(t) for t in terms), dtype=np.int64, count=len(terms))
+        pos = np.minimum(np.searchsorted(self.hashes, h), self.size - 1)
+        hit = np.flatnonzero(self.hashes[pos] == h)
+        if not len(hit):
+            return out
+        shared = self._shared[pos[hit]]
+        if shared.any():  # terms of the vocabulary that share this hash: compare with each of them
+            for k, p in zip(hit[shared].tolist(), pos[hit[shared]].tolist()):
+                out[k] = self._scan(terms[k], int(h[k]), p)
+            hit = hit[~shared]
+        at = pos[hit]
+        blob = self.blob
+        same = [
+            blob[start:end] == terms[k].encode("utf-8", "surrogatepass")
+            for k, start, end in zip(hit.tolist(), self.offsets[at].tolist(), self.offsets[at + 1].tolist())
+        ]
+        keep = np.asarray(same, dtype=bool)
+        out[hit[keep]] = self.columns[at[keep]]
+        return out
+
+    def _scan(self, term: str, h: int, p: int) -> int:
+        want = term.encode("utf-8", "surrogatepass")
+        while p < self.size and int(self.hashes[p]) == h:  # equal hashes sit side by side
+            if self.blob[int(self.offsets[p]) : int(self.offsets[p + 1])] == want:
+                return int(self.columns[p])
+            p += 1
+        return -1
+
+
 class _Tfidf:
     def __init__(self, vec: Any) -> None:
         if vec.norm != "l2" or not vec.use_idf or vec.binary:
             raise TypeError("unsupported TfidfVectorizer settings")
         self.analyze: Callable[[str], list[str]] = vec.build_analyzer()
-        self.vocab: dict[str, int] = vec.vocabulary_
+        self.vocab = Vocabulary(vec.vocabulary_)
         self.idf = np.asarray(vec.idf_, dtype=np.float64)
         self.sublinear = bool(vec.sublinear_tf)
         self.size = len(self.vocab)
 
     def row(self, text: str) -> tuple[np.ndarray, np.ndarray]:
         counts = Counter(self.analyze(text))
-        idx, vals = [], []
-        for term, n in counts.items():
-            j = self.vocab.get(term)
-            if j is not None:
-                idx.append(j)
-                vals.append(n)
-        cols = np.asarray(idx, dtype=np.int64)
-        tf = np.asarray(vals, dtype=np.float64)
+        found = self.vocab.lookup(list(counts))
+        known = found >= 0
+        cols = found[known]
+        tf = np.fromiter(counts.values(), dtype=np.float64, count=len(counts))[known]
         if self.sublinear:
             tf = np.log(tf) + 1.0
         w = tf * self.idf[cols]

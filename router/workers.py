@@ -102,6 +102,7 @@ def _init(settings: Settings, level: int, fmt: str, threads: int, inherited: Cla
     else:
         _worker_classifier = classify.load(settings.model_path) if settings.model_path.exists() else None
         if _worker_classifier is not None:
+            _worker_classifier.compile(serving_only=True)
             _worker_classifier.warm_up()
 
 
@@ -121,11 +122,26 @@ def _load_weights(classifier: Classifier | None) -> None:
     """
     if classifier is None:
         return
+    classifier.compile(serving_only=True)  # the compact vocabularies, made once and shared
     language.preload()
     embedder = getattr(getattr(classifier, "careful", None), "embedder", None)
     load = getattr(embedder, "load", None)
     if callable(load):
         load()
+
+
+def _compact_heap() -> None:
+    """Before the fork: collect garbage and give freed heap back to the system.
+
+    Loading the models leaves freed memory behind (joblib's and py3langid's
+    buffers); every page of it that stays mapped is copied into a worker as
+    soon as the worker allocates into it.
+    """
+    gc.collect()
+    try:
+        ctypes.CDLL(None).malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc
+        pass
 
 
 _started_once = False  # whether this process has started a pool before (see TriagePool.start)
@@ -148,6 +164,7 @@ class TriagePool:
         self.classifier = classifier
         self.workers = worker_count(settings)
         self._pool: ProcessPoolExecutor | None = None
+        self._frozen = False
         if self.parallel:
             # The cores go to the workers; the router's own triage (a new mail
             # woken by IDLE) gets one embedder thread, which is also the fastest
@@ -176,7 +193,9 @@ class TriagePool:
             _started_once = True
             if forked:
                 _load_weights(self.classifier)  # shared with the workers; run (warmed up) only after the fork
+                _compact_heap()
                 gc.freeze()  # keep the collector from writing to (and so copying) the shared pages
+                self._frozen = True
             threads = max(1, (os.cpu_count() or 1) // self.workers)
             pool = ProcessPoolExecutor(
                 max_workers=self.workers,
@@ -187,7 +206,6 @@ class TriagePool:
             )
             if forked:  # a fork pool starts its workers on the first submit: now, while single-threaded
                 pool.submit(os.getpid).result()
-                gc.unfreeze()
             self._pool = pool
             log.info("triage workers started", extra={"workers": self.workers, "start_method": "fork" if forked else "spawn"})
         return self._pool
@@ -215,6 +233,14 @@ class TriagePool:
         pool, self._pool = self._pool, None
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
+        if self._frozen:
+            # The objects frozen before the fork stay out of the parent's
+            # collections while the workers share their pages: a collection
+            # writes to every object it visits (gc_refs), which copies the
+            # page in the parent.  Without the workers they may be collected
+            # again (a reload drops the old model).
+            self._frozen = False
+            gc.unfreeze()
 
 
 def results(futures: dict[int, Future[Triaged]]) -> Iterator[tuple[int, Triaged]]:
