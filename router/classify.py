@@ -1,6 +1,6 @@
 """Load the trained model and predict a category with a probability.
 
-A model file (a pickle) is executable code when loaded, so models are loaded only from
+A joblib file is executable code when loaded, so models are loaded only from
 the configured path (or a path an analyst names on the command line), never
 from mail or the network.  The file holds a dict: {"format", "pipeline",
 "metadata", "careful"}; the metadata is also written beside it as JSON for people.
@@ -225,37 +225,9 @@ def metadata_path(model_path: Path) -> Path:
     return model_path.with_suffix(".json")
 
 
-# The file's container since issue 14: this line, then the blob pickled
-# (protocol 5) and zlib-compressed.  joblib's own files load through the
-# pure-Python unpickler (it must, to rebuild its numpy wrappers): ~1 s for the
-# shipped model against ~0.2 s here.  Files that lack the line are joblib's
-# (every model written before) and still load.
-_CONTAINER = b"router-model zlib+pickle5\n"
-
-
-def _read_blob(path: Path) -> Any:
-    with path.open("rb") as f:
-        head = f.read(len(_CONTAINER))
-        if head == _CONTAINER:
-            import pickle
-            import zlib
-
-            return pickle.loads(zlib.decompress(f.read()))
-    import joblib
-
-    return joblib.load(path)
-
-
-def _write_blob(blob: Any, f: Any) -> None:
-    import pickle
-    import zlib
-
-    f.write(_CONTAINER)
-    f.write(zlib.compress(pickle.dumps(blob, protocol=5), 3))
-
-
 def load(path: Path) -> Classifier:
     """Load a model file; every failure becomes a one-line ModelError."""
+    import joblib
     import sklearn
 
     if not path.exists():
@@ -265,7 +237,7 @@ def load(path: Path) -> Classifier:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", category=UserWarning)  # InconsistentVersionWarning
-            blob = _read_blob(path)
+            blob = joblib.load(path)
     except Exception as exc:  # noqa: BLE001 - corrupt pickles raise anything
         name = type(exc).__name__
         if "InconsistentVersion" in name or "version" in str(exc).lower():
@@ -323,6 +295,8 @@ def save(clf: Classifier, path: Path) -> None:
     import os
     import tempfile
 
+    import joblib
+
     if clf.serving_only:
         raise ModelError("this model was compiled for serving and dropped its vocabularies; save the one `router train` made")
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -330,7 +304,7 @@ def save(clf: Classifier, path: Path) -> None:
     if clf.careful is not None:
         blob["careful"] = {"classifier": clf.careful.classifier, "weight": clf.careful.weight}
     for target, writer in (
-        (path, lambda f: _write_blob(blob, f)),
+        (path, lambda f: joblib.dump(blob, f, compress=3)),
         (metadata_path(path), lambda f: f.write(json.dumps(clf.metadata, indent=2, ensure_ascii=False, sort_keys=True).encode() + b"\n")),
     ):
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{target.name}.")

@@ -91,20 +91,3 @@ def test_a_model_compiled_for_serving_is_not_saved(tmp_path: Path) -> None:
         classify.save(served, tmp_path / "m.joblib")
     assert not (tmp_path / "m.joblib").exists()
 
-
-def test_saved_models_use_the_pickle_container_and_joblib_files_still_load(shipped: classify.Classifier, tmp_path: Path) -> None:
-    assert MODEL.read_bytes()[: len(classify._CONTAINER)] != classify._CONTAINER, "the shipped file is joblib's"
-    path = tmp_path / "m.joblib"
-    classify.save(shipped, path)
-    assert path.read_bytes().startswith(classify._CONTAINER)
-    again = classify.load(path)
-    assert again.metadata == shipped.metadata and again.version == shipped.version
-    assert [p.probabilities for p in again.predict_texts(TEXTS)] == [p.probabilities for p in shipped.predict_texts(TEXTS)]
-
-
-def test_a_damaged_pickle_container_is_a_one_line_error(tmp_path: Path) -> None:
-    path = tmp_path / "m.joblib"
-    path.write_bytes(classify._CONTAINER + b"not zlib at all")
-    with pytest.raises(classify.ModelError, match="not a router model") as info:
-        classify.load(path)
-    assert "\n" not in str(info.value)
