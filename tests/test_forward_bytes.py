@@ -10,9 +10,7 @@ and the MIME boundary (random per serialisation) may differ.
 
 from __future__ import annotations
 
-import json
 import re
-from pathlib import Path
 
 import pytest
 
@@ -25,7 +23,6 @@ ADDR = "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed"
 TX = "0x5c504ed432cb51138bcf09aa5e8a410dd4a1e204ef84bfed1be16dfba1b22060"
 THEFT = (f"Someone is withdrawing my funds right now! 4,820 USDT went to {ADDR} on Ethereum.\n"
          f"TxID: {TX}\nPlease freeze my account.")
-EVAL = Path(__file__).resolve().parents[1] / "evaluation" / "teams"
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 40
 
 
@@ -47,14 +44,7 @@ def _cases() -> list[tuple[str, bytes]]:
         ("odd-message-id", mailkit.mail("Where is my money", "Deposit missing since Monday.",
                                         message_id="<" + "=?utf-8?q?x?=" + "y" * 90 + "@mail.example>")),
     ]
-    for line in (EVAL / "mails.jsonl").read_text(encoding="utf-8").splitlines()[:40]:
-        row = json.loads(line)
-        if "eml" in row:
-            raw = (EVAL / row["eml"]).read_bytes()
-        else:
-            raw = mailkit.mail(row["subject"], row["text"], sender="customer@mail.example", message_id=f"<{row['id']}@mail.example>")
-        out.append((row["id"], raw))
-    return out
+    return out + mailkit.teams_mails(40)
 
 
 _DATE = re.compile(rb"\r\nDate: [^\r]*\r\n")

@@ -16,7 +16,6 @@ from __future__ import annotations
 import dataclasses
 import email
 import email.policy
-import json
 import random
 import re
 import string
@@ -34,7 +33,6 @@ from router.act.reply import build_reply, reply_bytes
 from router.config import Settings
 from router.records import Decision, ParsedMail
 
-EVAL = Path(__file__).resolve().parents[1] / "evaluation" / "teams"
 REFS = " ".join(f"<thread-{k}.{'x' * 30}@mail.example>" for k in range(14))
 TRADITIONAL = """Subject: [Case #{{ case_id }}] 我們已收到您的來信{% if issue %}（{{ issue }}）{% endif %}，請勿回覆此自動通知以外的內容，謝謝您的耐心等候
 
@@ -83,14 +81,7 @@ def _cases() -> list[tuple[str, bytes]]:
         ("long-zh-subject", mailkit.mail("提现失败-UID12345678 " + "我的提现一直没有到账，" * 8, "请帮忙查一下。",
                                          message_id="<r7@mail.example>")),
     ]
-    for line in (EVAL / "mails.jsonl").read_text(encoding="utf-8").splitlines()[:30]:
-        row = json.loads(line)
-        if "eml" in row:
-            raw = (EVAL / row["eml"]).read_bytes()
-        else:
-            raw = mailkit.mail(row["subject"], row["text"], sender="customer@mail.example", message_id=f"<{row['id']}@mail.example>")
-        out.append((row["id"], raw))
-    return out
+    return out + mailkit.teams_mails(30)
 
 
 _DATE = re.compile(rb"\r\nDate: [^\r]*\r\n")
