@@ -52,6 +52,8 @@ def test_unit_runs_unprivileged_and_restarts(name: str) -> None:
     unit = (REPO / "deploy" / name).read_text()
     assert "User=router" in unit and "Restart=on-failure" in unit and "LoadCredential=" in unit
     assert "KillSignal=SIGTERM" in unit and "ExecReload=/bin/kill -HUP $MAINPID" in unit
+    # ProtectHome makes ~/.cache read-only: the unpacked language tables go to the service's cache directory.
+    assert "ProtectHome=yes" in unit and "CacheDirectory=router" in unit and "Environment=ROUTER_CACHE_DIR=/var/cache/router" in unit
 
 
 def test_template_runs_one_mailbox_config_per_instance() -> None:
