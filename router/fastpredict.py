@@ -54,6 +54,11 @@ class Vocabulary:
     def __len__(self) -> int:
         return self.size
 
+    def __getstate__(self) -> None:
+        """Never pickled: its str hashes hold only in this process (and its forks); another
+        process's lookups would all miss, silently.  Pickle the scikit-learn model instead."""
+        raise TypeError("fastpredict.Vocabulary holds this process's str hashes and cannot be pickled")
+
     def lookup(self, terms: list[str]) -> np.ndarray:
         """The column of each term, -1 for a term outside the vocabulary."""
         out = np.full(len(terms), -1, dtype=np.int64)

@@ -80,3 +80,17 @@ def test_a_damaged_table_is_not_used(tmp_path: Path, monkeypatch: pytest.MonkeyP
     stock = _stock()
     ident = language._identifier()
     assert [ident.classify(t) for t in TEXTS] == [stock.classify(t) for t in TEXTS]
+
+
+@pytest.mark.parametrize("damage", [b"", b"\x93NUMPY truncated"])
+def test_a_damaged_table_is_replaced_not_read_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fresh: None, damage: bytes) -> None:
+    """An empty file (np.load raises EOFError) or a truncated one: unpacked again, and the folder written afresh."""
+    monkeypatch.setenv("ROUTER_CACHE_DIR", str(tmp_path))
+    language._identifier()
+    folder = next(tmp_path.glob("langid-*"))
+    (folder / "ptc.npy").write_bytes(damage)
+    language._identifier.cache_clear()
+    stock = _stock()
+    ident = language._identifier()
+    assert [ident.classify(t) for t in TEXTS] == [stock.classify(t) for t in TEXTS]
+    assert language._read_tables(folder) is not None, "the damaged folder was replaced by a good one"

@@ -91,3 +91,15 @@ def test_a_model_compiled_for_serving_is_not_saved(tmp_path: Path) -> None:
         classify.save(served, tmp_path / "m.joblib")
     assert not (tmp_path / "m.joblib").exists()
 
+
+
+def test_a_compiled_vocabulary_refuses_to_be_pickled() -> None:
+    """Its str hashes are this process's (PYTHONHASHSEED): in another process every lookup would miss."""
+    import pickle
+
+    from router.fastpredict import Vocabulary
+
+    vocab = Vocabulary({"账户": 0, "frozen": 1})
+    assert vocab.lookup(["frozen", "账户", "other"]).tolist() == [1, 0, -1]
+    with pytest.raises(TypeError, match="cannot be pickled"):
+        pickle.dumps(vocab)

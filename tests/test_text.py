@@ -32,6 +32,7 @@ SPLITS = {
     "yu-xiedao": ("好的。\n\nSupport <s@e.x> 于2024年3月1日周五 10:00写道：\n> 旧", "好的。"),
     "traditional-xiedao": ("好的。\n\n在 2024年3月1日，客服 寫道：\n> 舊", "好的。"),
     "traditional-yu-xiedao": ("已補上身分證背面。\n\n於 2026年11月27日 週五 下午3:12，客服 <support@exchange.example> 寫道：\n> 請補件", "已補上身分證背面。"),
+    "traditional-yu-without-date-is-text": ("由於客服之前寫道：\n請我補上身分證背面，已補上。", "由於客服之前寫道：\n請我補上身分證背面，已補上。"),
     "outlook-block": (
         "Thanks for the help.\n\nFrom: Support <support@exchange.example>\nSent: Friday, March 1, 2024 10:00 AM\nTo: me\nSubject: RE: x\n\nold",
         "Thanks for the help.",

@@ -269,9 +269,11 @@ def forward_bytes(raw: bytes, mail: ParsedMail, decision: Decision, to: str, set
     each header is the bytes `BytesGenerator` writes (`headers.header_line`),
     the summary is encoded as `set_content` encodes it, and the original's
     bytes, lines ended with CRLF as the generator would, follow the
-    message/rfc822 part's headers.  A redacted copy or an original SMTP would
-    refuse is built the long way.  tests/test_forward_bytes.py holds the two
-    paths to the same bytes.
+    message/rfc822 part's headers.  One difference is on purpose: the
+    generator (mangle_from_) writes a line of the original that starts with
+    "From " as ">From "; here the original is attached as it came.  A
+    redacted copy or an original SMTP would refuse is built the long way.
+    tests/test_forward_bytes.py holds the two paths to the same bytes.
     """
     headers, body, problems = _forward_parts(raw, mail, decision, to, settings, purpose)
     if decision.redacted or problems:

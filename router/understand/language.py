@@ -287,12 +287,25 @@ def _read_tables(folder: Path) -> tuple[Any, ...] | None:
 
     try:
         arrays = [np.load(folder / f"{name}.npy", mmap_mode="r", allow_pickle=False) for name in _TABLE_NAMES]
-    except (OSError, ValueError):
+    except FileNotFoundError:
+        return None
+    except Exception:  # noqa: BLE001 - empty (EOFError), truncated (ValueError), unreadable: unpack again and replace it
+        _set_aside(folder)
         return None
     ptc, pc, classes, nextmove, rows, output = (np.asarray(a) for a in arrays)
-    if ptc.ndim != 2 or ptc.shape[1] != len(pc) or len(classes) != len(pc) or len(rows) != len(output):
+    if (ptc.ndim != 2 or ptc.shape[1] != len(pc) or len(classes) != len(pc) or len(rows) != len(output)
+            or not all(a.dtype.isnative for a in (ptc, pc, nextmove, rows, output))):
+        _set_aside(folder)
         return None
     return ptc, pc, [str(c) for c in classes], nextmove, rows, output
+
+
+def _set_aside(folder: Path) -> None:
+    """Move a damaged table folder out of the way, so the next write replaces it instead of failing on it forever."""
+    try:
+        os.replace(folder, folder.with_name(f".{folder.name}.damaged.{os.getpid()}"))
+    except OSError:
+        pass
 
 
 def _write_tables(folder: Path, tables: tuple[Any, ...]) -> None:
