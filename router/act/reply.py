@@ -98,20 +98,31 @@ def reply_context(settings: Settings, decision: Decision, lang: str) -> dict[str
     }
 
 
-def build_reply(settings: Settings, mail: ParsedMail, decision: Decision, template: str) -> EmailMessage:
+def _reply_parts(settings: Settings, mail: ParsedMail, decision: Decision, template: str) -> tuple[list[tuple[str, str]], str]:
+    """The acknowledgement's headers, in order, and its text: one source for both ways of writing it."""
     subject, body = render(template, reply_context(settings, decision, template), settings.replies.templates)
-    msg = EmailMessage(policy=SMTP_POLICY)
-    msg["From"] = settings.smtp.from_address
-    msg["To"] = clean(reply_address(mail), 320)
-    msg["Subject"] = subject
-    msg["Date"] = formatdate(localtime=False)
-    msg["Message-ID"] = derived_message_id(mail.message_id, "reply", reply_address(mail), settings)
-    msg["In-Reply-To"] = mail.message_id
+    to = reply_address(mail)
     refs = [r for r in mail.references if r != mail.message_id][-10:] + [mail.message_id]
-    msg["References"] = " ".join(refs)
-    msg["Auto-Submitted"] = "auto-replied"
-    msg["X-Auto-Response-Suppress"] = "All"
-    msg[settings.loop_header] = settings.smtp.from_address
+    headers = [
+        ("From", settings.smtp.from_address),
+        ("To", clean(to, 320)),
+        ("Subject", subject),
+        ("Date", formatdate(localtime=False)),
+        ("Message-ID", derived_message_id(mail.message_id, "reply", to, settings)),
+        ("In-Reply-To", mail.message_id),
+        ("References", " ".join(refs)),
+        ("Auto-Submitted", "auto-replied"),
+        ("X-Auto-Response-Suppress", "All"),
+        (settings.loop_header, settings.smtp.from_address),
+    ]
+    return headers, body
+
+
+def build_reply(settings: Settings, mail: ParsedMail, decision: Decision, template: str) -> EmailMessage:
+    headers, body = _reply_parts(settings, mail, decision, template)
+    msg = EmailMessage(policy=SMTP_POLICY)
+    for name, value in headers:
+        msg[name] = value
     msg.set_content(body)
     return msg
 
@@ -120,29 +131,16 @@ def reply_bytes(settings: Settings, mail: ParsedMail, decision: Decision, templa
     """The acknowledgement `build_reply` makes, as smtplib would send it (CRLF lines), and its Message-ID.
 
     Written without `EmailMessage` and its header registry (about two thirds
-    of the cost of an acknowledgement): the headers in the same order, each
-    the bytes `BytesGenerator` writes (`headers.header_line`), the text part
-    encoded as `set_content` encodes it.  tests/test_reply_bytes.py holds the
-    two paths to the same bytes but for the Date.
+    of the cost of an acknowledgement): the same headers in the same order
+    (`_reply_parts`), each the bytes `BytesGenerator` writes
+    (`headers.header_line`), the text part encoded as `set_content` encodes
+    it.  tests/test_reply_bytes.py holds the two paths to the same bytes but
+    for the Date.
     """
-    subject, body = render(template, reply_context(settings, decision, template), settings.replies.templates)
-    to = reply_address(mail)
-    message_id = derived_message_id(mail.message_id, "reply", to, settings)
-    refs = [r for r in mail.references if r != mail.message_id][-10:] + [mail.message_id]
+    headers, body = _reply_parts(settings, mail, decision, template)
     content, text = text_body(body)
-    head = b"".join(header_line(name, value) for name, value in (
-        ("From", settings.smtp.from_address),
-        ("To", clean(to, 320)),
-        ("Subject", subject),
-        ("Date", formatdate(localtime=False)),
-        ("Message-ID", message_id),
-        ("In-Reply-To", mail.message_id),
-        ("References", " ".join(refs)),
-        ("Auto-Submitted", "auto-replied"),
-        ("X-Auto-Response-Suppress", "All"),
-        (settings.loop_header, settings.smtp.from_address),
-    ))
-    wire = head + content + constant_line("MIME-Version", "1.0") + b"\r\n" + text
+    wire = b"".join(header_line(name, value) for name, value in headers) + content + constant_line("MIME-Version", "1.0") + b"\r\n" + text
+    message_id = dict(headers)["Message-ID"]
     if not PLAIN_MSG_ID.fullmatch(message_id):  # what the registry makes of an odd one (an odd From domain)
         message_id = str(SMTP_POLICY.header_factory("Message-ID", message_id))
     return wire, message_id
