@@ -152,13 +152,11 @@ def _forward_parts(raw: bytes, mail: ParsedMail, decision: Decision, to: str, se
     return headers, body, problems
 
 
-def build_forward(raw: bytes, mail: ParsedMail, decision: Decision, to: str, settings: Settings, purpose: str = "fwd",
-                  original: Message | None = None) -> EmailMessage:
+def build_forward(raw: bytes, mail: ParsedMail, decision: Decision, to: str, settings: Settings, purpose: str = "fwd") -> EmailMessage:
     """The copy a team gets: our summary first, the original (redacted when it held secrets) attached.
 
     Its Message-ID is derived from the original's, `to` and `purpose`
     (`derived_message_id`), so a copy re-sent after a crash is the same message.
-    `original` stands in for the attached original.
     """
     headers, body, problems = _forward_parts(raw, mail, decision, to, settings, purpose)
     msg = EmailMessage(policy=_POLICY)
@@ -172,7 +170,7 @@ def build_forward(raw: bytes, mail: ParsedMail, decision: Decision, to: str, set
         # so an original SMTP would refuse is sent as bytes in base64, unchanged.
         msg.add_attachment(raw, maintype="application", subtype="octet-stream", filename="original.eml")
     else:
-        msg.add_attachment(original if original is not None else _as_message(raw), disposition="attachment", filename="original.eml")
+        msg.add_attachment(_as_message(raw), disposition="attachment", filename="original.eml")
     return msg
 
 
