@@ -44,8 +44,12 @@ SECURITY_RECALL_TARGET = 0.98
 # At most this share of non-security mail may go to security or review to reach it.
 SECURITY_COST_CAP = 0.08
 # And at most this share may go to review through the security review band (a
-# reviewer's minute is cheaper than a security analyst's escalation).
-REVIEW_COST_CAP = 0.10
+# reviewer's minute is cheaper than a security analyst's escalation).  The band
+# takes the narrowest edge that reaches the recall target; the cap only stops a
+# band that would read most mail.  At 10 % it bound below the target (CV recall
+# 0.971 on 3,958 mails), so the 0.98 that issue 12 asks for gave way to a cost
+# limit of our own making; 15 % lets the band reach it.
+REVIEW_COST_CAP = 0.15
 
 Progress = Callable[[str], None]
 
