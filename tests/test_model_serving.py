@@ -92,7 +92,6 @@ def test_a_model_compiled_for_serving_is_not_saved(tmp_path: Path) -> None:
     assert not (tmp_path / "m.joblib").exists()
 
 
-
 def test_a_compiled_vocabulary_refuses_to_be_pickled() -> None:
     """Its str hashes are this process's (PYTHONHASHSEED): in another process every lookup would miss."""
     import pickle

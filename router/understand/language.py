@@ -301,11 +301,15 @@ def _read_tables(folder: Path) -> tuple[Any, ...] | None:
 
 
 def _set_aside(folder: Path) -> None:
-    """Move a damaged table folder out of the way, so the next write replaces it instead of failing on it forever."""
+    """Move a damaged table folder out of the way, so the next write replaces it instead of
+    failing on it forever, then delete it: a cache keeps no damaged copies (the rename first,
+    so no reader ever sees a half-deleted folder)."""
+    aside = folder.with_name(f".{folder.name}.damaged.{os.getpid()}")
     try:
-        os.replace(folder, folder.with_name(f".{folder.name}.damaged.{os.getpid()}"))
+        os.replace(folder, aside)
     except OSError:
-        pass
+        return
+    shutil.rmtree(aside, ignore_errors=True)
 
 
 def _write_tables(folder: Path, tables: tuple[Any, ...]) -> None:
