@@ -79,6 +79,11 @@ def test_password_detected(text: str, value: str) -> None:
         "我的密码是什么？",
         "密碼被改了",
         "password: [REDACTED:password]",
+        # the subject convention's UID after a type that ends in "password" (SPEC 3)
+        "忘记密码-UID12345678",
+        "重置資金密碼－UID 12345678",
+        "Re: password-UID12345678",
+        "Password_UID:87654321 locked",
     ],
 )
 def test_password_word_without_value_not_flagged(text: str) -> None:

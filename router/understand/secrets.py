@@ -66,6 +66,9 @@ _TRAIL = ".,;:。，；：、'”’」』)）]"
 _LEAD = "'“‘「『([（"
 _SYMBOL = re.compile(r"[!#$%&*+\-/<=>?@^_~|\\]")
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[A-Za-z]{2,}")
+# The subject convention's account reference (SPEC 3: "忘记密码-UID12345678"):
+# after a type that ends in "password" it is the customer's UID, not a password.
+_UID_REF = re.compile(r"[-_—~:：#]*\s*UID\s*[-_:：#]?\s*\d{4,}", re.IGNORECASE)
 _DATE = re.compile(r"\d{2,4}[-/.]\d{1,2}[-/.]\d{1,4}|\d{1,2}:\d{2}(?::\d{2})?")
 # Words that follow "password:" in ordinary talk about a password.
 _NOT_PASSWORDS = frozenset(
@@ -86,6 +89,8 @@ def _password_value(val: str, sep: str, short: bool, chinese: bool) -> bool:
         return False  # masked ("******") or punctuation only
     if _DATE.fullmatch(val) or _EMAIL.fullmatch(val):
         return False  # "Password: see email" forms list the login next to it
+    if _UID_REF.fullmatch(val):
+        return False
     strong = bool(_STRONG_SEP.search(sep))
     verbal = bool(_VERBAL_SEP.search(sep))
     if short and not strong:
