@@ -97,11 +97,11 @@ def test_dataset_records_each_mails_writer_slice(tmp_path: Path) -> None:
     # one slice per file for the first ten writers (the tenth's two files buried.en, buried.zh); later
     # writers name their slice in each row (`world1` wrote four files, `crossed` two)
     named = {"world1", "world2", "world3", "world4", "world5a", "world5b", "world6", "world7", "world8", "world9",
-             "crossed", "crossed2", "hant2", "hant3", "hant4", "plain"}
+             "world10", "crossed", "crossed2", "hant2", "hant3", "hant4", "plain", "lookalike2"}
     stems = {p.stem for p in (REPO / "training_data").glob("*.jsonl")}
     unnamed = {s for s in stems if s.split(".")[0] not in named}
     assert {e.writer for e in shipped} == unnamed | named
-    assert len({e.writer for e in shipped}) == 36
+    assert len({e.writer for e in shipped}) == 41
 
 
 def test_benchmark_label_columns_are_found(tmp_path: Path) -> None:
