@@ -14,7 +14,7 @@ from router.training import dataset
 from router.training.train import CAREFUL_MAX_SHARE, CAREFUL_TOLERANCE, Progress, train
 
 DEFAULT_HOLDOUT = 0.0
-DEFAULT_BUDGET_S = 1500.0
+DEFAULT_BUDGET_S = 3600.0
 DEFAULT_CV_FOLDS = 5
 
 
