@@ -162,18 +162,18 @@ def test_shipped_model_meets_the_bar_by_cross_validation() -> None:
     assert cv["selection"] == "writer_out"
     # The shipped model is the two-stage one (the careful model reads mail outside zh/en and
     # unsure zh/en mail, within its 15 % budget).  Its bar is a regression floor a little
-    # under what it measured on the 4,258 mails of 26 writer slices, which CV finds hard
-    # (stratified 0.906, writer-out 0.844, security recall counting rules and the review band
-    # 0.981 with 10.9 % of other mail sent to review), not issue 12's held-out targets.
-    assert cv["stratified"]["deployed"]["macro_f1"] >= 0.89, cv["stratified"]
-    assert cv["writer_out"]["deployed"]["macro_f1"] >= 0.77, cv["writer_out"]
-    assert cv["stratified"]["security"]["recall_with_review"] >= 0.95, cv["stratified"]["security"]
-    assert cv["stratified"]["security"]["non_security_to_review"] <= 0.15 * cv["stratified"]["security"]["non_security"]
-    # SECURITY_COST_CAP (8 %) is what the security threshold aims for; on the 4,258 mails, whose
-    # later slices are look-alikes and alarming compliance, the model's own argmax already sends
-    # 8.5 % there in stratified CV (no threshold can lower that; held out: 3 of 99).  The floor
-    # catches a model that floods the security team.
-    assert cv["stratified"]["security"]["non_security_to_security"] <= 0.09 * cv["stratified"]["security"]["non_security"]
+    # under what it measured on the 5,802 mails of 41 writer slices, which CV finds hard
+    # (stratified 0.923, writer-out 0.882, security recall counting rules and the review band
+    # 0.980 with 7.8 % of other mail sent to review), not issue 12's held-out targets.
+    assert cv["stratified"]["deployed"]["macro_f1"] >= 0.91, cv["stratified"]
+    assert cv["writer_out"]["deployed"]["macro_f1"] >= 0.86, cv["writer_out"]
+    assert cv["stratified"]["security"]["recall_with_review"] >= 0.97, cv["stratified"]["security"]
+    assert cv["stratified"]["security"]["non_security_to_review"] <= 0.10 * cv["stratified"]["security"]["non_security"]
+    # SECURITY_COST_CAP (8 %) is what the security threshold aims for; on the 5,802 mails, whose
+    # later slices are look-alikes and alarming compliance, the model's own argmax sends 7.6 %
+    # there in stratified CV (held out: 3 of 99).  The floor catches a model that floods the
+    # security team.
+    assert cv["stratified"]["security"]["non_security_to_security"] <= 0.085 * cv["stratified"]["security"]["non_security"]
     assert {"zh", "en"} <= set(shipped.metadata["languages"])
 
 
