@@ -11,10 +11,9 @@ from typing import Any
 from router import classify
 from router.commands.common import load_settings
 from router.training import dataset
-from router.training.train import CAREFUL_MAX_SHARE, CAREFUL_TOLERANCE, Progress, train
+from router.training.train import CAREFUL_MAX_SHARE, CAREFUL_TOLERANCE, DEFAULT_BUDGET_S, Progress, train
 
 DEFAULT_HOLDOUT = 0.0
-DEFAULT_BUDGET_S = 3600.0
 DEFAULT_CV_FOLDS = 5
 
 
