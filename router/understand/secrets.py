@@ -68,7 +68,8 @@ _SYMBOL = re.compile(r"[!#$%&*+\-/<=>?@^_~|\\]")
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[A-Za-z]{2,}")
 # The subject convention's account reference (SPEC 3: "忘记密码-UID12345678"):
 # after a type that ends in "password" it is the customer's UID, not a password.
-_UID_REF = re.compile(r"[-_—~:：#]*\s*UID\s*[-_:：#]?\s*\d{4,}", re.IGNORECASE)
+# (A value is printable ASCII without spaces, so the pattern needs nothing else.)
+_UID_REF = re.compile(r"[-_~:#]*UID[-_:#]?\d{4,}", re.IGNORECASE)
 _DATE = re.compile(r"\d{2,4}[-/.]\d{1,2}[-/.]\d{1,4}|\d{1,2}:\d{2}(?::\d{2})?")
 # Words that follow "password:" in ordinary talk about a password.
 _NOT_PASSWORDS = frozenset(
