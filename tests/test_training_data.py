@@ -51,13 +51,14 @@ def test_no_near_duplicates() -> None:
     for i, s in enumerate(sets):
         for sh in s:
             index.setdefault(sh, []).append(i)
-    common = [sum(1 for sh in s if len(index[sh]) > 200) for s in sets]
+    common_df = 200  # a shingle in more texts than this says nothing about duplication
+    common = [sum(1 for sh in s if len(index[sh]) > common_df) for s in sets]
     offenders = []
     for i, s in enumerate(sets):
         shared: Counter[int] = Counter()
         for sh in s:
             postings = index[sh]
-            if len(postings) > 200:  # common shingles say nothing about duplication
+            if len(postings) > common_df:
                 continue
             shared.update(j for j in postings if j > i)
         for j, n in shared.items():
